@@ -1,0 +1,725 @@
+// Package pool is a generic pool of resources that knows nothing of what it
+// pools: database connections, HTTP clients, gRPC streams or workers.
+//
+// A Pool keeps at most MaxSize resources, hands idle ones out most recently
+// used first (or FIFO), queues callers that find none in strict FIFO order,
+// checks (pings) resources that sat idle before handing them out, retires them
+// by lifetime (with jitter) and idle time, keeps a minimum warm, and keeps
+// trying to make new ones with backoff while the thing behind them is down.
+//
+// The package is the pool under sqlpool's database/sql driver but does not
+// import database/sql.
+package pool
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Acquire once Close has been called.
+var ErrClosed = errors.New("pool: closed")
+
+// ErrAcquireTimeout is wrapped by the error Acquire returns when
+// Config.AcquireTimeout passes before a resource is available. The message
+// says how the pool looked.
+var ErrAcquireTimeout = errors.New("pool: acquire timeout")
+
+// ErrUnavailable is wrapped, together with the Constructor's last error, by
+// the error Acquire returns at once, without waiting, when the Constructor has
+// failed without a success for longer than Config.AcquireTimeout.
+var ErrUnavailable = errors.New("pool: resource unavailable")
+
+// nowFunc is the clock; tests may replace it.
+var nowFunc = time.Now
+
+type resState uint8
+
+const (
+	stateIdle     resState = iota // in the idle list
+	stateAcquired                 // handed out, or being handed to a waiter
+	stateChecking                 // taken out of the idle list by the health check
+	stateDestroyed
+)
+
+// Resource is one pooled value. It is handed out by Acquire and must be given
+// back exactly once, with Release or Destroy.
+type Resource[T any] struct {
+	value     T
+	pool      *Pool[T]
+	createdAt time.Time
+	expiresAt time.Time // zero: never expires
+
+	// Guarded by pool.mu.
+	state      resState
+	releasedAt time.Time // last Release, or creation; drives idle time
+	verifiedAt time.Time // last time it was known to work: creation, release, check
+	acquiredAt time.Time
+	uses       int64
+	prev, next *Resource[T] // idle list links, nil when not idle
+}
+
+// Value returns the pooled value. It may be called at any time.
+func (r *Resource[T]) Value() T { return r.value }
+
+// CreatedAt returns when the Constructor returned the resource.
+func (r *Resource[T]) CreatedAt() time.Time { return r.createdAt }
+
+// Release gives the resource back to the pool: to the longest waiting Acquire,
+// or to the idle list, or, if it has outlived its lifetime or the pool is
+// closed, to its Destructor. It does not block on I/O unless the resource is
+// destroyed.
+func (r *Resource[T]) Release() { r.pool.release(r) }
+
+// Destroy gives the resource back to the pool to be destroyed: use it when the
+// resource is broken or its state is unknown. It counts as DestroyedBroken.
+func (r *Resource[T]) Destroy() { r.pool.destroyAcquired(r, ReasonBroken) }
+
+// DestroyReason says why a resource was destroyed.
+type DestroyReason uint8
+
+// The reasons a resource is destroyed, as counted in Stat.Destroyed.
+const (
+	ReasonBroken    DestroyReason = iota // Resource.Destroy
+	ReasonLifetime                       // MaxLifetime passed
+	ReasonIdle                           // MaxIdleTime passed
+	ReasonCheck                          // Check failed
+	ReasonClosed                         // the pool closed
+	ReasonReclaimed                      // DestroyReclaimed (taken back from its holder)
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed"}
+
+func (r DestroyReason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("DestroyReason(%d)", uint8(r))
+}
+
+// DestroyReclaimed destroys a resource on behalf of a pool-level policy (leak
+// reclaim) rather than its holder; it counts as ReasonReclaimed.
+func (r *Resource[T]) DestroyReclaimed() { r.pool.destroyAcquired(r, ReasonReclaimed) }
+
+type waiter[T any] struct {
+	ch    chan *Resource[T] // 1-buffered; closed when the pool closes
+	elem  *list.Element     // nil once removed from Pool.waiters; guarded by Pool.mu
+	since time.Time
+}
+
+// Pool is a pool of resources of type T. It is safe for concurrent use.
+// Create one with New and Close it when done.
+type Pool[T any] struct {
+	cfg Config[T]
+
+	closeCtx    context.Context // done when Close starts; bounds constructions
+	cancelClose context.CancelFunc
+	wg          sync.WaitGroup // construction goroutines and the health check
+	closeOnce   sync.Once
+	healthStop  chan struct{}
+
+	mu         sync.Mutex
+	closed     bool
+	total      int           // resources in any state but destroyed, including those being made
+	creating   int           // constructions in flight
+	idleCount  int           // length of the idle list
+	head, tail *Resource[T]  // idle list; head is the most recently released
+	waiters    list.List     // of *waiter[T], oldest first
+	suspectAt  time.Time     // idle resources verified before this are checked before use
+	failSince  time.Time     // first construction failure since the last success; zero when healthy
+	lastErr    error         // last construction error; nil once one succeeds
+	backoff    time.Duration // current delay between failed constructions
+	nextTry    time.Time     // no construction before this while failing
+	retry      *time.Timer   // pending retry of a failed construction, nil if none
+	probe      bool          // an Acquire failed fast: try one construction even with no waiter
+	stats      Stat          // cumulative counters; gauges are computed in Stat
+}
+
+// New creates a pool and starts its health check goroutine (if
+// Config.HealthCheckPeriod > 0), which also makes MinSize resources in the
+// background. It does not block on the Constructor.
+func New[T any](cfg Config[T]) (*Pool[T], error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = "pool"
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 25 * time.Millisecond
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = time.Second
+	}
+	p := &Pool[T]{cfg: cfg, healthStop: make(chan struct{})}
+	p.closeCtx, p.cancelClose = context.WithCancel(context.Background())
+	p.stats.MaxSize = cfg.MaxSize
+	if cfg.HealthCheckPeriod > 0 {
+		p.wg.Add(1)
+		go p.healthLoop()
+	}
+	p.mu.Lock()
+	p.fillLocked(context.Background())
+	p.mu.Unlock()
+	return p, nil
+}
+
+// Name returns Config.Name.
+func (p *Pool[T]) Name() string { return p.cfg.Name }
+
+// Acquire returns an idle resource, or waits (FIFO) for one to be released or
+// made. It blocks until a resource is available, ctx ends, AcquireTimeout
+// passes or the pool closes. A resource that was idle for at least
+// CheckIdleAfter is checked first; one that fails the check is destroyed and
+// another taken, so the caller never sees it.
+func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
+	return p.AcquirePreferred(ctx, nil)
+}
+
+// AcquirePreferred is Acquire, but hands out prefer if it is idle in this
+// pool (affinity: a caller that had a resource gets the same one back, with
+// whatever it keeps warm). prefer may be nil or a resource since destroyed.
+func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*Resource[T], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for {
+		now := nowFunc()
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		r, expired := p.takeIdleLocked(prefer, now)
+		prefer = nil
+		if r != nil {
+			check := p.needsCheckLocked(r, now)
+			r.acquiredAt = now
+			r.uses++
+			p.stats.AcquireCount++
+			p.mu.Unlock()
+			p.destroyAll(expired)
+			if check && !p.check(ctx, r) {
+				p.destroyAcquired(r, ReasonCheck)
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return r, nil
+		}
+		if err := p.failFastLocked(now); err != nil {
+			p.stats.UnavailableCount++
+			p.probe = true
+			p.fillLocked(ctx)
+			p.mu.Unlock()
+			p.destroyAll(expired)
+			return nil, err
+		}
+		w := &waiter[T]{ch: make(chan *Resource[T], 1), since: now}
+		w.elem = p.waiters.PushBack(w)
+		p.fillLocked(ctx)
+		p.mu.Unlock()
+		p.destroyAll(expired)
+		return p.wait(ctx, w)
+	}
+}
+
+// wait blocks until w is handed a resource, ctx ends, the acquire timeout
+// passes or the pool closes.
+func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) {
+	var timeout <-chan time.Time
+	if p.cfg.AcquireTimeout > 0 {
+		t := time.NewTimer(p.cfg.AcquireTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var cause error
+	select {
+	case r, ok := <-w.ch:
+		if !ok {
+			return nil, ErrClosed
+		}
+		p.noteWait(w, false, false)
+		return r, nil
+	case <-ctx.Done():
+		cause = context.Cause(ctx)
+	case <-timeout:
+	}
+
+	p.mu.Lock()
+	removed := w.elem != nil
+	if removed {
+		p.waiters.Remove(w.elem)
+		w.elem = nil
+	}
+	p.mu.Unlock()
+	if !removed {
+		// A resource is already on its way (or the pool closed): take it and
+		// put it back, so it goes to the next waiter and is not lost.
+		if r, ok := <-w.ch; ok {
+			r.Release()
+		}
+	}
+	err := p.noteWait(w, cause == nil, true)
+	if cause != nil {
+		err = cause
+		if last := p.LastError(); last != nil {
+			err = fmt.Errorf("%w; last error making a resource: %w", cause, last)
+		}
+	}
+	return nil, err
+}
+
+// noteWait records a finished wait and, for a failed one, builds its error.
+func (p *Pool[T]) noteWait(w *waiter[T], timedOut, failed bool) error {
+	waited := nowFunc().Sub(w.since)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.WaitCount++
+	p.stats.WaitDuration += waited
+	if !failed {
+		p.stats.AcquireCount++
+		return nil
+	}
+	if !timedOut {
+		p.stats.CanceledCount++
+		return nil // the caller builds the context's error
+	}
+	p.stats.TimeoutCount++
+	inUse := p.total - p.idleCount - p.creating
+	err := fmt.Errorf("%w: %s: %d/%d in use, %d waiting, waited %v",
+		ErrAcquireTimeout, p.cfg.Name, inUse, p.cfg.MaxSize, p.waiters.Len(), waited.Round(time.Millisecond))
+	if p.lastErr != nil {
+		err = fmt.Errorf("%w; last error making a resource: %w", err, p.lastErr)
+	}
+	return err
+}
+
+// takeIdleLocked unlinks and returns the idle resource to hand out (prefer if
+// it is idle here), and the expired ones it skipped, which the caller must
+// destroy after unlocking.
+func (p *Pool[T]) takeIdleLocked(prefer *Resource[T], now time.Time) (r *Resource[T], expired []*Resource[T]) {
+	if prefer != nil && prefer.pool == p && prefer.state == stateIdle && !prefer.expiredAt(now) {
+		p.unlinkLocked(prefer)
+		prefer.state = stateAcquired
+		return prefer, nil
+	}
+	for p.idleCount > 0 {
+		r = p.head
+		if p.cfg.FIFO {
+			r = p.tail
+		}
+		p.unlinkLocked(r)
+		if r.expiredAt(now) {
+			p.markDestroyedLocked(r, ReasonLifetime)
+			expired = append(expired, r)
+			continue
+		}
+		r.state = stateAcquired
+		return r, expired
+	}
+	return nil, expired
+}
+
+func (r *Resource[T]) expiredAt(now time.Time) bool {
+	return !r.expiresAt.IsZero() && !now.Before(r.expiresAt)
+}
+
+// needsCheckLocked reports whether r must be checked before it is handed out:
+// it sat idle for CheckIdleAfter, or was last known good before SuspectIdle.
+func (p *Pool[T]) needsCheckLocked(r *Resource[T], now time.Time) bool {
+	if p.cfg.Check == nil {
+		return false
+	}
+	if r.verifiedAt.Before(p.suspectAt) {
+		return true
+	}
+	return p.cfg.CheckIdleAfter >= 0 && now.Sub(r.verifiedAt) >= p.cfg.CheckIdleAfter
+}
+
+// check runs Config.Check on an acquired resource and reports whether it passed.
+func (p *Pool[T]) check(ctx context.Context, r *Resource[T]) bool {
+	if p.cfg.CheckTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.CheckTimeout)
+		defer cancel()
+	}
+	if err := p.cfg.Check(ctx, r.value); err != nil {
+		return false
+	}
+	now := nowFunc()
+	p.mu.Lock()
+	r.verifiedAt = now
+	p.mu.Unlock()
+	return true
+}
+
+// failFastLocked returns the error for an Acquire that must not wait: the
+// Constructor has been failing for longer than AcquireTimeout.
+func (p *Pool[T]) failFastLocked(now time.Time) error {
+	if p.cfg.AcquireTimeout <= 0 || p.failSince.IsZero() || p.lastErr == nil {
+		return nil
+	}
+	if down := now.Sub(p.failSince); down >= p.cfg.AcquireTimeout {
+		return fmt.Errorf("%w: %s: making a resource has failed for %v: %w",
+			ErrUnavailable, p.cfg.Name, down.Round(time.Millisecond), p.lastErr)
+	}
+	return nil
+}
+
+func (p *Pool[T]) release(r *Resource[T]) {
+	now := nowFunc()
+	p.mu.Lock()
+	if r.state != stateAcquired {
+		p.mu.Unlock()
+		panic("pool: Release of a resource that is not acquired")
+	}
+	r.releasedAt = now
+	r.verifiedAt = now
+	reason := DestroyReason(numReasons)
+	switch {
+	case p.closed:
+		reason = ReasonClosed
+	case r.expiredAt(now):
+		reason = ReasonLifetime
+	}
+	if reason != numReasons {
+		p.markDestroyedLocked(r, reason)
+		p.fillLocked(context.Background())
+		p.mu.Unlock()
+		p.destructor(r)
+		return
+	}
+	p.putLocked(r)
+	p.mu.Unlock()
+}
+
+func (p *Pool[T]) destroyAcquired(r *Resource[T], reason DestroyReason) {
+	p.mu.Lock()
+	if r.state != stateAcquired && r.state != stateChecking {
+		p.mu.Unlock()
+		panic("pool: Destroy of a resource that is not acquired")
+	}
+	if p.closed {
+		reason = ReasonClosed
+	}
+	p.markDestroyedLocked(r, reason)
+	p.fillLocked(context.Background())
+	p.mu.Unlock()
+	p.destructor(r)
+}
+
+// putLocked hands r to the oldest waiter, or makes it idle.
+func (p *Pool[T]) putLocked(r *Resource[T]) {
+	if e := p.waiters.Front(); e != nil {
+		w := p.waiters.Remove(e).(*waiter[T])
+		w.elem = nil
+		r.state = stateAcquired
+		r.acquiredAt = nowFunc()
+		r.uses++
+		w.ch <- r
+		return
+	}
+	r.state = stateIdle
+	r.prev, r.next = nil, p.head
+	if p.head != nil {
+		p.head.prev = r
+	}
+	p.head = r
+	if p.tail == nil {
+		p.tail = r
+	}
+	p.idleCount++
+}
+
+func (p *Pool[T]) pushTailLocked(r *Resource[T]) {
+	r.state = stateIdle
+	r.prev, r.next = p.tail, nil
+	if p.tail != nil {
+		p.tail.next = r
+	}
+	p.tail = r
+	if p.head == nil {
+		p.head = r
+	}
+	p.idleCount++
+}
+
+func (p *Pool[T]) unlinkLocked(r *Resource[T]) {
+	if r.prev != nil {
+		r.prev.next = r.next
+	} else {
+		p.head = r.next
+	}
+	if r.next != nil {
+		r.next.prev = r.prev
+	} else {
+		p.tail = r.prev
+	}
+	r.prev, r.next = nil, nil
+	p.idleCount--
+}
+
+// markDestroyedLocked takes r out of the pool's accounts. The caller must run
+// the Destructor after unlocking.
+func (p *Pool[T]) markDestroyedLocked(r *Resource[T], reason DestroyReason) {
+	r.state = stateDestroyed
+	p.total--
+	p.stats.Destroyed[reason]++
+}
+
+func (p *Pool[T]) destructor(r *Resource[T]) {
+	if p.cfg.Destructor != nil {
+		p.cfg.Destructor(r.value)
+	}
+}
+
+func (p *Pool[T]) destroyAll(rs []*Resource[T]) {
+	for _, r := range rs {
+		p.destructor(r)
+	}
+}
+
+// fillLocked starts the constructions the pool needs now: one per waiter not
+// already covered by a construction in flight, and enough to reach MinSize
+// and MinIdle, within MaxSize. While constructions are failing it keeps a
+// single one in flight, spaced by the backoff, so an outage costs no pile-up
+// of goroutines or connection attempts. ctx supplies the values the
+// Constructor sees.
+func (p *Pool[T]) fillLocked(ctx context.Context) {
+	if p.closed {
+		return
+	}
+	want := p.waiters.Len() - p.creating
+	want = max(want, p.cfg.MinSize-p.total, p.cfg.MinIdle-p.idleCount-p.creating)
+	if p.probe && !p.failSince.IsZero() {
+		// An Acquire that failed fast still gets the next attempt started
+		// (once the backoff allows), so the pool notices the resource is back
+		// without anyone having to wait for it.
+		want = max(want, 1)
+	}
+	want = min(want, p.cfg.MaxSize-p.total)
+	if want <= 0 {
+		return
+	}
+	if !p.failSince.IsZero() {
+		if p.creating > 0 {
+			return
+		}
+		if wait := p.nextTry.Sub(nowFunc()); wait > 0 {
+			if p.retry == nil {
+				p.retry = time.AfterFunc(wait, p.retryConstruct)
+			}
+			return
+		}
+		want = 1
+	}
+	p.probe = false
+	cctx := context.WithoutCancel(ctx)
+	for range want {
+		p.total++
+		p.creating++
+		p.wg.Add(1)
+		go p.construct(cctx)
+	}
+}
+
+func (p *Pool[T]) retryConstruct() {
+	p.mu.Lock()
+	p.retry = nil
+	p.fillLocked(context.Background())
+	p.mu.Unlock()
+}
+
+// construct runs the Constructor for a slot already counted in total and
+// creating, and hands the result to a waiter or the idle list.
+func (p *Pool[T]) construct(ctx context.Context) {
+	defer p.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.closeCtx, cancel)
+	defer stop()
+	if p.cfg.ConstructTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.ConstructTimeout)
+		defer cancel()
+	}
+	start := nowFunc()
+	v, err := p.cfg.Constructor(ctx)
+	now := nowFunc()
+
+	p.mu.Lock()
+	p.creating--
+	if err != nil {
+		p.total--
+		p.stats.CreateErrorCount++
+		p.lastErr = err
+		if p.failSince.IsZero() {
+			p.failSince = now
+			p.backoff = p.cfg.Backoff
+		} else {
+			p.backoff = min(2*p.backoff, p.cfg.MaxBackoff)
+		}
+		p.nextTry = now.Add(p.backoff)
+		p.fillLocked(context.Background())
+		p.mu.Unlock()
+		return
+	}
+	p.failSince, p.lastErr, p.backoff = time.Time{}, nil, 0
+	p.stats.CreatedCount++
+	p.stats.CreateDuration += now.Sub(start)
+	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now}
+	if p.cfg.MaxLifetime > 0 {
+		life := p.cfg.MaxLifetime
+		if p.cfg.MaxLifetimeJitter > 0 {
+			life += rand.N(p.cfg.MaxLifetimeJitter)
+		}
+		r.expiresAt = now.Add(life)
+	}
+	if p.closed {
+		p.markDestroyedLocked(r, ReasonClosed)
+		p.mu.Unlock()
+		p.destructor(r)
+		return
+	}
+	p.putLocked(r)
+	p.fillLocked(context.Background())
+	p.mu.Unlock()
+}
+
+// SuspectIdle marks every resource that is idle now, or in use now, to be
+// checked before it is next handed out, whatever its idle time. Call it when
+// one resource failed in a way that suggests the others did too (the server
+// behind them restarted).
+func (p *Pool[T]) SuspectIdle() {
+	now := nowFunc()
+	p.mu.Lock()
+	p.suspectAt = now
+	p.mu.Unlock()
+}
+
+// LastError returns the Constructor's last error if it has failed since its
+// last success, or nil.
+func (p *Pool[T]) LastError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastErr
+}
+
+// Close closes the pool: waiting and future Acquires fail with ErrClosed,
+// idle resources are destroyed, constructions in flight are cancelled, and
+// resources in use are destroyed when they are released. It waits for the
+// pool's goroutines to end, not for resources in use. It is idempotent.
+func (p *Pool[T]) Close() {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		for e := p.waiters.Front(); e != nil; e = e.Next() {
+			w := e.Value.(*waiter[T])
+			w.elem = nil
+			close(w.ch)
+		}
+		p.waiters.Init()
+		var idle []*Resource[T]
+		for p.idleCount > 0 {
+			r := p.head
+			p.unlinkLocked(r)
+			p.markDestroyedLocked(r, ReasonClosed)
+			idle = append(idle, r)
+		}
+		if p.retry != nil {
+			p.retry.Stop()
+			p.retry = nil
+		}
+		p.mu.Unlock()
+
+		p.cancelClose()
+		close(p.healthStop)
+		p.destroyAll(idle)
+		p.wg.Wait()
+	})
+}
+
+func (p *Pool[T]) healthLoop() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.HealthCheckPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.healthStop:
+			return
+		case <-t.C:
+			p.HealthCheck()
+		}
+	}
+}
+
+// HealthCheck runs one round of the background health check now: it destroys
+// idle resources past their lifetime or MaxIdleTime (not below MinSize),
+// checks those idle for at least HealthCheckPeriod (keepalive; with no period,
+// for at least CheckIdleAfter), and starts constructions up to MinSize and
+// MinIdle. It blocks while it checks.
+func (p *Pool[T]) HealthCheck() {
+	now := nowFunc()
+	keepaliveAfter := p.cfg.HealthCheckPeriod
+	if keepaliveAfter <= 0 {
+		keepaliveAfter = max(p.cfg.CheckIdleAfter, 0)
+	}
+	var destroy, checks []*Resource[T]
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	// Walk from the least recently released end.
+	for r := p.tail; r != nil; {
+		prev := r.prev
+		switch {
+		case r.expiredAt(now):
+			p.unlinkLocked(r)
+			p.markDestroyedLocked(r, ReasonLifetime)
+			destroy = append(destroy, r)
+		case p.cfg.MaxIdleTime > 0 && now.Sub(r.releasedAt) >= p.cfg.MaxIdleTime && p.total > p.cfg.MinSize:
+			p.unlinkLocked(r)
+			p.markDestroyedLocked(r, ReasonIdle)
+			destroy = append(destroy, r)
+		case p.cfg.Check != nil && (now.Sub(r.verifiedAt) >= keepaliveAfter || r.verifiedAt.Before(p.suspectAt)):
+			p.unlinkLocked(r)
+			r.state = stateChecking
+			checks = append(checks, r)
+		}
+		r = prev
+	}
+	p.mu.Unlock()
+	p.destroyAll(destroy)
+
+	for _, r := range checks {
+		if !p.check(p.closeCtx, r) {
+			p.destroyAcquired(r, ReasonCheck)
+			continue
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.markDestroyedLocked(r, ReasonClosed)
+			p.mu.Unlock()
+			p.destructor(r)
+			continue
+		}
+		// Back where it was in idle order: at the least recently used end.
+		p.putLocked(r)
+		if r.state == stateIdle && p.idleCount > 1 {
+			p.unlinkLocked(r)
+			p.pushTailLocked(r)
+		}
+		p.mu.Unlock()
+	}
+
+	p.mu.Lock()
+	p.fillLocked(context.Background())
+	p.mu.Unlock()
+}
