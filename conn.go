@@ -1,0 +1,311 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+
+	"github.com/sqlpool/sqlpool/pool"
+)
+
+// The logical connection claims every optional interface for which
+// database/sql has a neutral answer (driver.ErrSkip, nil, true), and forwards
+// to the inner connection when it has the interface.
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+)
+
+// conn is a logical connection: what database/sql keeps in its free list.
+// It holds no physical connection while database/sql does not use it; it
+// binds one from the pool on its first operation and gives it back when
+// database/sql takes the connection back (IsValid) or closes it.
+//
+// database/sql serializes every call on a driver connection (driverConn's
+// lock), so conn needs no lock of its own.
+type conn struct {
+	ps  *poolState
+	ctr *Connector
+
+	res  *pool.Resource[*pconn] // bound physical connection; nil when unbound
+	pc   *pconn                 // res.Value(), when bound
+	last *pool.Resource[*pconn] // the one bound last, preferred at the next bind
+
+	broken        bool         // an operation on the binding failed at the connection level
+	inTx          bool         // a transaction is open on the binding
+	argsUnchecked bool         // CheckNamedValue accepted arguments while unbound; convert them on use
+	epoch         uint64       // counts binds; statements prepared without the cache live for one
+	bindStmts     []*ownedStmt // statements prepared in this binding with the cache off
+	closed        bool
+	ownsConnector bool // made by Driver.Open: Close closes the connector too
+}
+
+// bind returns the bound physical connection, acquiring one if the logical
+// connection holds none. The acquire honours ctx and pool_acquire_timeout;
+// the pool pre-pings a connection that sat idle. The inner connection's
+// session is reset before reuse, as database/sql would; a reset that reports
+// driver.ErrBadConn destroys it and another is taken.
+func (c *conn) bind(ctx context.Context) (*pconn, error) {
+	if c.pc != nil {
+		return c.pc, nil
+	}
+	if c.closed {
+		return nil, driver.ErrBadConn
+	}
+	for {
+		res, err := c.ps.pool.AcquirePreferred(ctx, c.last)
+		if err != nil {
+			c.argsUnchecked = false
+			return nil, err
+		}
+		pc := res.Value()
+		if pc.used {
+			// database/sql ignores errors from ResetSession other than
+			// ErrBadConn; so do we.
+			if rs, ok := pc.inner.(driver.SessionResetter); ok {
+				if err := rs.ResetSession(ctx); errors.Is(err, driver.ErrBadConn) {
+					res.Destroy()
+					c.last = nil
+					continue
+				}
+			}
+		}
+		pc.used = true
+		if pc.stmts != nil {
+			pc.stmts.binds++
+		}
+		c.res, c.pc, c.last = res, pc, res
+		c.broken, c.inTx = false, false
+		c.epoch++
+		return pc, nil
+	}
+}
+
+// unbind gives the physical connection back to the pool, or destroys it
+// when its state is unknown: broken, released inside a transaction, or
+// reported invalid by the inner driver.
+func (c *conn) unbind() {
+	res := c.res
+	if res == nil {
+		return
+	}
+	pc := c.pc
+	for _, s := range c.bindStmts {
+		s.close()
+	}
+	c.bindStmts = c.bindStmts[:0]
+	destroy := c.broken || c.inTx
+	if v, ok := pc.inner.(driver.Validator); ok && !destroy {
+		destroy = !v.IsValid()
+	}
+	c.res, c.pc = nil, nil
+	c.broken, c.inTx, c.argsUnchecked = false, false, false
+	if destroy {
+		res.Destroy()
+		c.last = nil
+		return
+	}
+	res.Release()
+}
+
+// noteErr inspects an operation's error. A connection-level failure (the
+// inner driver says driver.ErrBadConn, or its Validator says the connection
+// is gone) marks the binding broken, so the physical connection is destroyed
+// rather than reused, and makes the pool ping every idle connection before
+// its next use: when the server went away, the others are likely gone too.
+// A failure caused by the caller's context only breaks this connection.
+func (c *conn) noteErr(ctx context.Context, err error) error {
+	if err == nil || err == driver.ErrSkip || c.pc == nil {
+		return err
+	}
+	bad := errors.Is(err, driver.ErrBadConn)
+	if !bad {
+		if v, ok := c.pc.inner.(driver.Validator); ok && !v.IsValid() {
+			bad = true
+		}
+	}
+	if bad {
+		c.broken = true
+		if ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			c.ps.pool.SuspectIdle()
+		}
+	}
+	return err
+}
+
+// args converts arguments that CheckNamedValue accepted while unbound,
+// now that the inner connection is known.
+func (c *conn) args(pc *pconn, args []driver.NamedValue) ([]driver.NamedValue, error) {
+	if !c.argsUnchecked {
+		return args, nil
+	}
+	c.argsUnchecked = false
+	nvc, _ := pc.inner.(driver.NamedValueChecker)
+	return convertArgs(nvc, nil, -1, args)
+}
+
+// CheckNamedValue forwards to the inner connection's NamedValueChecker, or
+// returns driver.ErrSkip (database/sql's default conversion) without one.
+// database/sql calls it before the operation and without a context, often
+// while no physical connection is bound; rather than wait for one without a
+// context, sqlpool then accepts the value and converts it the same way at
+// the start of the operation.
+func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if c.pc != nil {
+		if nvc, ok := c.pc.inner.(driver.NamedValueChecker); ok {
+			return nvc.CheckNamedValue(nv)
+		}
+		return driver.ErrSkip
+	}
+	if !c.ps.innerChecksArgs() {
+		return driver.ErrSkip
+	}
+	c.argsUnchecked = true
+	return nil
+}
+
+// ExecContext forwards to the inner ExecerContext (or Execer), or returns
+// driver.ErrSkip so database/sql prepares the statement instead.
+func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	pc, err := c.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if args, err = c.args(pc, args); err != nil {
+		return nil, err
+	}
+	var res driver.Result
+	switch ic := pc.inner.(type) {
+	case driver.ExecerContext:
+		res, err = ic.ExecContext(ctx, query, args)
+	case driver.Execer: //nolint:staticcheck // legacy drivers
+		res, err = execLegacy(ctx, ic, query, args)
+	default:
+		return nil, driver.ErrSkip
+	}
+	return res, c.noteErr(ctx, err)
+}
+
+// QueryContext forwards to the inner QueryerContext (or Queryer), or returns
+// driver.ErrSkip so database/sql prepares the statement instead. The inner
+// rows are returned as they are: database/sql keeps the connection, and so
+// the binding, until they are closed.
+func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	pc, err := c.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if args, err = c.args(pc, args); err != nil {
+		return nil, err
+	}
+	var rows driver.Rows
+	switch ic := pc.inner.(type) {
+	case driver.QueryerContext:
+		rows, err = ic.QueryContext(ctx, query, args)
+	case driver.Queryer: //nolint:staticcheck // legacy drivers
+		rows, err = queryLegacy(ctx, ic, query, args)
+	default:
+		return nil, driver.ErrSkip
+	}
+	return rows, c.noteErr(ctx, err)
+}
+
+// PrepareContext prepares query on the bound physical connection and returns
+// a statement that survives re-binding: it keeps the text and prepares it
+// again, lazily, on whatever physical connection it runs on.
+func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	pc, err := c.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := newStmt(c, query)
+	si, err := s.inner(ctx, pc)
+	if err != nil {
+		return nil, c.noteErr(ctx, err)
+	}
+	s.learn(pc, si)
+	return s, nil
+}
+
+// Prepare is PrepareContext without a context.
+func (c *conn) Prepare(query string) (driver.Stmt, error) {
+	return c.PrepareContext(context.Background(), query)
+}
+
+// BeginTx begins a transaction on the bound physical connection, through
+// the inner ConnBeginTx or, without it, as database/sql does: Begin for
+// default options, an error otherwise.
+func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	pc, err := c.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var itx driver.Tx
+	if bt, ok := pc.inner.(driver.ConnBeginTx); ok {
+		itx, err = bt.BeginTx(ctx, opts)
+	} else {
+		itx, err = beginLegacy(ctx, pc.inner, opts)
+	}
+	if err != nil {
+		return nil, c.noteErr(ctx, err)
+	}
+	c.inTx = true
+	return &tx{c: c, inner: itx}, nil
+}
+
+// Begin is BeginTx with default options.
+func (c *conn) Begin() (driver.Tx, error) {
+	return c.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+// Ping binds a physical connection (so it reports whether the pool can
+// supply one) and pings it if the inner driver is a Pinger.
+func (c *conn) Ping(ctx context.Context) error {
+	pc, err := c.bind(ctx)
+	if err != nil {
+		return err
+	}
+	if p, ok := pc.inner.(driver.Pinger); ok {
+		return c.noteErr(ctx, p.Ping(ctx))
+	}
+	return nil
+}
+
+// ResetSession is called by database/sql before it reuses the connection.
+// The logical connection is unbound by then (IsValid unbound it), and the
+// inner session is reset at the next bind instead, so there is nothing to do.
+func (c *conn) ResetSession(ctx context.Context) error {
+	if c.closed {
+		return driver.ErrBadConn
+	}
+	return nil
+}
+
+// IsValid is called by database/sql when it takes the connection back. It
+// gives the physical connection back to the pool; the logical one stays
+// valid until it is closed.
+func (c *conn) IsValid() bool {
+	c.unbind()
+	return !c.closed
+}
+
+// Close gives back any bound physical connection. It never closes a physical
+// connection that works: the pool owns those.
+func (c *conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.unbind()
+	c.closed = true
+	if c.ownsConnector {
+		return c.ctr.Close()
+	}
+	return nil
+}

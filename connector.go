@@ -1,0 +1,260 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sqlpool/sqlpool/pool"
+)
+
+var (
+	_ driver.Connector = (*Connector)(nil)
+	_ io.Closer        = (*Connector)(nil)
+)
+
+var (
+	poolErrAcquireTimeout = pool.ErrAcquireTimeout
+	poolErrUnavailable    = pool.ErrUnavailable
+	poolErrClosed         = pool.ErrClosed
+)
+
+// poolState is one pool of physical connections and what it needs to make
+// them. Connectors opened with the same DSN share one.
+type poolState struct {
+	name      string
+	innerName string
+	cfg       config
+	inner     driver.Connector
+	pool      *pool.Pool[*pconn]
+
+	// checksArgs records whether the inner driver's connections implement
+	// driver.NamedValueChecker, learned from the first one dialed:
+	// 0 unknown, 1 no, 2 yes.
+	checksArgs atomic.Uint32
+
+	key  string // registry key; "" for connectors made by NewConnector or Wrap
+	refs int    // open Connectors; guarded by registry.mu
+}
+
+var poolSeq atomic.Int64
+
+func newPoolState(innerName string, inner driver.Connector, cfg config) (*poolState, error) {
+	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name}
+	if ps.name == "" {
+		ps.name = fmt.Sprintf("%s#%d", innerName, poolSeq.Add(1))
+	}
+	p, err := pool.New(pool.Config[*pconn]{
+		Name:              ps.name,
+		Constructor:       ps.dial,
+		Destructor:        (*pconn).close,
+		Check:             ps.ping,
+		MaxSize:           cfg.maxConns,
+		MinSize:           cfg.minConns,
+		MinIdle:           cfg.minIdleConns,
+		MaxLifetime:       cfg.maxConnLifetime,
+		MaxLifetimeJitter: cfg.lifetimeJitter(),
+		MaxIdleTime:       cfg.maxConnIdleTime,
+		HealthCheckPeriod: cfg.healthCheckPeriod,
+		AcquireTimeout:    cfg.acquireTimeout,
+		CheckIdleAfter:    cfg.pingIdleAfter,
+		CheckTimeout:      cfg.pingTimeout,
+		// A dial that takes longer than anyone would wait for it is useless.
+		ConstructTimeout: cfg.acquireTimeout,
+		FIFO:             cfg.reuseFIFO,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlpool: %w", err)
+	}
+	ps.pool = p
+	return ps, nil
+}
+
+// dial is the pool's Constructor: one physical connection.
+func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
+	ic, err := ps.inner.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ps.checksArgs.Load() == 0 {
+		v := uint32(1)
+		if _, ok := ic.(driver.NamedValueChecker); ok {
+			v = 2
+		}
+		ps.checksArgs.Store(v)
+	}
+	pc := &pconn{inner: ic, ps: ps}
+	if ps.cfg.stmtCacheSize > 0 {
+		pc.stmts = newStmtCache(ps.cfg.stmtCacheSize)
+	}
+	return pc, nil
+}
+
+// ping is the pool's Check: the inner driver's own verdict first
+// (driver.Validator), then driver.Pinger, then the validation query.
+func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
+	if v, ok := pc.inner.(driver.Validator); ok && !v.IsValid() {
+		return driver.ErrBadConn
+	}
+	if p, ok := pc.inner.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	if q := ps.cfg.validationQuery; q != "" {
+		return execDirect(ctx, pc.inner, q)
+	}
+	return nil
+}
+
+// innerChecksArgs reports whether the inner connections may convert
+// arguments themselves (true when not yet known).
+func (ps *poolState) innerChecksArgs() bool { return ps.checksArgs.Load() != 1 }
+
+func (ps *poolState) close() { ps.pool.Close() }
+
+// pconn is a physical connection: the inner driver's connection and what
+// sqlpool keeps with it. Its fields are used only by the logical connection
+// it is bound to, or by the pool when it is idle or being destroyed.
+type pconn struct {
+	inner driver.Conn
+	ps    *poolState
+	stmts *stmtCache // nil when pool_stmt_cache_size=0
+	used  bool       // bound before: reset the session at the next bind
+}
+
+func (pc *pconn) close() {
+	if pc.stmts != nil {
+		pc.stmts.closeAll()
+	}
+	pc.inner.Close()
+}
+
+// Connector is a driver.Connector on a sqlpool pool, for sql.OpenDB. Close it
+// (DB.Close does) to drop its share of the pool.
+type Connector struct {
+	ps        *poolState
+	drv       driver.Driver
+	closeOnce sync.Once
+}
+
+// NewConnector returns a connector on a new pool for dsn, which has the same
+// form as for sql.Open("sqlpool", dsn). Options apply before the DSN's pool_*
+// parameters. Use it with sql.OpenDB; DB.Close closes the pool.
+func NewConnector(dsn string, opts ...Option) (*Connector, error) {
+	d := &Driver{name: DriverName, opts: opts}
+	ps, err := d.newPoolState(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{ps: ps, drv: d}, nil
+}
+
+// Wrap returns a connector on a new pool of connections made by inner, for
+// drivers configured in code (pgx's stdlib.GetConnector, mysql.NewConnector).
+// Use it with sql.OpenDB; DB.Close closes the pool.
+func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
+	if inner == nil {
+		return nil, errors.New("sqlpool: Wrap needs an inner connector")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("%T", inner.Driver())
+	ps, err := newPoolState(name, inner, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{ps: ps, drv: &Driver{name: DriverName}}, nil
+}
+
+// Connect returns a logical connection. It does not dial: the connection
+// borrows a physical one from the pool on its first operation.
+func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
+	return c.newConn(), nil
+}
+
+func (c *Connector) newConn() *conn { return &conn{ps: c.ps, ctr: c} }
+
+// Driver returns the sqlpool driver.
+func (c *Connector) Driver() driver.Driver { return c.drv }
+
+// Close drops this connector's share of its pool; the last share closes the
+// pool, closing idle physical connections at once and the others when they
+// are released. It is idempotent and does not wait for connections in use.
+func (c *Connector) Close() error {
+	c.closeOnce.Do(func() {
+		ps := c.ps
+		if ps.key == "" {
+			ps.close()
+			return
+		}
+		registry.mu.Lock()
+		ps.refs--
+		last := ps.refs == 0
+		if last {
+			delete(registry.pools, ps.key)
+		}
+		registry.mu.Unlock()
+		if last {
+			ps.close()
+		}
+	})
+	return nil
+}
+
+// Stat returns a snapshot of the connector's pool.
+func (c *Connector) Stat() Stat { return c.ps.stat() }
+
+// Stat is a snapshot of a sqlpool pool: its name and the pool package's
+// gauges and counters.
+type Stat struct {
+	Name string
+	pool.Stat
+}
+
+func (ps *poolState) stat() Stat { return Stat{Name: ps.name, Stat: ps.pool.Stat()} }
+
+// DBStat returns a snapshot of the pool under db. It takes a logical
+// connection from db for a moment (which dials nothing) and fails if db is
+// not a sqlpool database.
+func DBStat(ctx context.Context, db *sql.DB) (Stat, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return Stat{}, err
+	}
+	defer c.Close()
+	var s Stat
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("sqlpool: DBStat: %T is not a sqlpool connection", dc)
+		}
+		s = sc.ps.stat()
+		return nil
+	})
+	return s, err
+}
+
+// Stats returns a snapshot of every sqlpool pool opened through sql.Open and
+// still open, for dashboards and diagnostics.
+func Stats() []Stat {
+	registry.mu.Lock()
+	states := make([]*poolState, 0, len(registry.pools))
+	for _, ps := range registry.pools {
+		states = append(states, ps)
+	}
+	registry.mu.Unlock()
+	out := make([]Stat, 0, len(states))
+	for _, ps := range states {
+		out = append(out, ps.stat())
+	}
+	return out
+}

@@ -1,0 +1,695 @@
+package sqlpool
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file parses sqlpool's DSN, "<inner driver name>:<inner DSN>", and takes
+// the pool_* parameters out of the inner DSN before the inner driver sees it.
+// Two inner DSN shapes carry parameters:
+//
+//   - query form: everything with a "?query" part, whatever comes before it:
+//     URLs (postgres://u:p@h/db?sslmode=disable), SQLite URIs
+//     (file:app.db?_busy_timeout=5000) and go-sql-driver/mysql DSNs
+//     (u:p@tcp(h:3306)/db?parseTime=true);
+//   - keyword form, libpq's "host=h dbname=d password='a b'".
+//
+// Parameters that are not pool_* keep their exact text and order: the inner
+// driver, not sqlpool, decides what they mean.
+//
+// Nothing from the DSN except pool_* names and values ever goes into an error
+// message: a DSN usually holds a password. Inner drivers are less careful
+// (lib/pq and net/url quote whole URLs in parse errors), so secretsIn and
+// redactError scrub their errors.
+
+// dsnParam is one pool_* parameter found in a DSN, value already unescaped.
+type dsnParam struct{ key, value string }
+
+// errNoDriverName is splitDSN's one error. It never quotes the DSN.
+var errNoDriverName = errors.New(`sqlpool: DSN must start with the inner driver's name and a colon, e.g. "postgres:postgres://user@host/db" or "sqlite3:file:app.db"; got no driver name`)
+
+// splitDSN splits "<inner driver name>:<inner DSN>" at the first ':'.
+//
+// A driver name is letters, digits, '_', '-', '.' and '/' (pgx registers
+// itself as "pgx/v5" too). A DSN given without the driver name in front,
+// such as "postgres://u@h/db", splits into a valid-looking name and an inner
+// DSN starting with "//"; no driver takes that, so it gets the same error.
+func splitDSN(dsn string) (driverName, innerDSN string, err error) {
+	name, inner, ok := strings.Cut(dsn, ":")
+	if !ok || !isDriverName(name) || strings.HasPrefix(inner, "//") {
+		return "", "", errNoDriverName
+	}
+	return name, inner, nil
+}
+
+func isDriverName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '_', c == '-', c == '.', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// poolParamPrefix marks the parameters sqlpool takes out of the inner DSN.
+const poolParamPrefix = "pool_"
+
+// extractPoolParams removes every pool_* parameter from the inner DSN and
+// returns the DSN the inner driver must see, and the parameters in order.
+// Without pool_* parameters it returns innerDSN itself, byte for byte.
+//
+// In query form, keys and pool_* values are URL-unescaped ('+' is a space);
+// in keyword form, values follow libpq's quoting ('...' with \' and \\).
+// Errors name the parameter but quote nothing else from the DSN.
+func extractPoolParams(innerDSN string) (clean string, params []dsnParam, err error) {
+	if isKeywordDSN(innerDSN) {
+		return extractKeywordPoolParams(innerDSN)
+	}
+	return extractQueryPoolParams(innerDSN)
+}
+
+// keywordDSNStart is how a libpq keyword=value DSN starts. No URL, SQLite
+// URI or mysql DSN starts this way: a scheme or user name is followed by ':'
+// or '@', which the first keyword cannot contain.
+var keywordDSNStart = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_.]*\s*=`)
+
+func isKeywordDSN(s string) bool { return keywordDSNStart.MatchString(s) }
+
+func extractQueryPoolParams(s string) (string, []dsnParam, error) {
+	qStart, qEnd := findQuery(s)
+	if qStart < 0 {
+		return s, nil, nil
+	}
+	var (
+		params []dsnParam
+		kept   []string
+	)
+	for seg := range strings.SplitSeq(s[qStart:qEnd], "&") {
+		rawKey, rawValue, _ := strings.Cut(seg, "=")
+		key := rawKey
+		if strings.ContainsAny(rawKey, "%+") {
+			if k, err := url.QueryUnescape(rawKey); err == nil {
+				key = k
+			} else if strings.HasPrefix(rawKey, poolParamPrefix) {
+				return "", nil, fmt.Errorf("sqlpool: %s: the parameter name is not valid URL escaping; write a literal %% as %%25", echoParam(rawKey))
+			}
+		}
+		if !strings.HasPrefix(key, poolParamPrefix) {
+			if seg != "" {
+				kept = append(kept, seg)
+			}
+			continue
+		}
+		value, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return "", nil, fmt.Errorf("sqlpool: %s: %q is not valid URL escaping; write a literal %% as %%25", echoParam(key), echoParam(rawValue))
+		}
+		params = append(params, dsnParam{key, value})
+	}
+	if len(params) == 0 {
+		return s, nil, nil
+	}
+	var b strings.Builder
+	b.WriteString(s[:qStart-1]) // up to, not including, the '?'
+	if len(kept) > 0 {
+		b.WriteByte('?')
+		b.WriteString(strings.Join(kept, "&"))
+	}
+	b.WriteString(s[qEnd:]) // the fragment, if any
+	return b.String(), params, nil
+}
+
+// findQuery returns the query of a query-form DSN as s[start:end] (start is
+// just after the '?', end is at the '#' of a fragment or len(s)), or -1, -1.
+// Each inner driver finds its query its own way, and passwords are often
+// written without percent-encoding, so:
+//
+//   - URLs ("://"): skip the userinfo, up to the last '@' before the first
+//     '/', as net/url does (a raw '?' or '#' in a password is then no query
+//     or fragment, as in libpq and pgx); the query is the first '?' after
+//     it, unless a '#' fragment comes first.
+//   - mysql DSNs (text before the last '/' contains '@', ends with ')' or is
+//     empty): the first '?' after the last '/', as go-sql-driver/mysql does;
+//     its passwords may hold any byte, and its parameter values must escape
+//     '/'.
+//   - anything else (SQLite's file:app.db?..., :memory:): the first '?', as
+//     mattn/go-sqlite3 does, so a query value may contain '/'.
+//
+// In every form a '#' before the query's '?' means there is no query.
+func findQuery(s string) (start, end int) {
+	from := 0
+	if i := strings.Index(s, "://"); i >= 0 {
+		from = i + len("://")
+		auth := s[from:]
+		if slash := strings.IndexByte(auth, '/'); slash >= 0 {
+			auth = auth[:slash]
+		}
+		if at := strings.LastIndexByte(auth, '@'); at >= 0 {
+			from += at + 1
+		}
+		rest := s[from:]
+		q := strings.IndexByte(rest, '?')
+		if h := strings.IndexByte(rest, '#'); q < 0 || (h >= 0 && h < q) {
+			return -1, -1
+		}
+		from += q
+	} else {
+		if slash := strings.LastIndexByte(s, '/'); slash >= 0 {
+			if before := s[:slash]; before == "" || strings.HasSuffix(before, ")") || strings.Contains(before, "@") {
+				from = slash + 1
+			}
+		}
+		rest := s[from:]
+		q := strings.IndexByte(rest, '?')
+		if h := strings.IndexByte(rest, '#'); q < 0 || (h >= 0 && h < q) {
+			return -1, -1
+		}
+		from += q
+	}
+	start = from + 1
+	end = len(s)
+	if h := strings.IndexByte(s[start:], '#'); h >= 0 {
+		end = start + h
+	}
+	return start, end
+}
+
+// kvToken is one keyword=value setting of a libpq keyword DSN.
+type kvToken struct {
+	start, end int    // the setting's text is s[start:end]
+	key        string // as written
+	value      string // unquoted and unescaped
+	rawValue   string // as written, without the enclosing quotes
+}
+
+var errKeywordMissingEquals = errors.New(`a keyword is not followed by "="`)
+var errKeywordUnterminated = errors.New("a quoted value has no closing quote")
+
+// parseKeywordDSN splits s as libpq's conninfo_parse does: settings
+// separated by white space, "key = value" with optional spaces around '=',
+// values either bare (up to white space) or in single quotes, '\' escaping
+// the next byte in both. On an error it returns the settings read so far,
+// and for an unterminated quote a last setting whose value runs to the end.
+func parseKeywordDSN(s string) ([]kvToken, error) {
+	var toks []kvToken
+	i := 0
+	skipSpace := func() {
+		for i < len(s) && isLibpqSpace(s[i]) {
+			i++
+		}
+	}
+	for {
+		skipSpace()
+		if i == len(s) {
+			return toks, nil
+		}
+		start := i
+		for i < len(s) && s[i] != '=' && !isLibpqSpace(s[i]) {
+			i++
+		}
+		key := s[start:i]
+		skipSpace()
+		if i == len(s) || s[i] != '=' {
+			return toks, errKeywordMissingEquals
+		}
+		i++
+		skipSpace()
+		quoted := i < len(s) && s[i] == '\''
+		if quoted {
+			i++
+		}
+		vstart := i
+		var v strings.Builder
+		for i < len(s) {
+			c := s[i]
+			if c == '\\' {
+				i++
+				if i < len(s) {
+					v.WriteByte(s[i])
+					i++
+				}
+				continue
+			}
+			if quoted && c == '\'' || !quoted && isLibpqSpace(c) {
+				break
+			}
+			v.WriteByte(c)
+			i++
+		}
+		tok := kvToken{start: start, key: key, value: v.String(), rawValue: s[vstart:i]}
+		if quoted {
+			if i == len(s) {
+				tok.end = i
+				return append(toks, tok), errKeywordUnterminated
+			}
+			i++ // the closing quote
+		}
+		tok.end = i
+		toks = append(toks, tok)
+	}
+}
+
+// isLibpqSpace is C's isspace, which libpq uses between settings.
+func isLibpqSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+func extractKeywordPoolParams(s string) (string, []dsnParam, error) {
+	toks, err := parseKeywordDSN(s)
+	if err != nil {
+		// Let the inner driver report its own DSN's syntax, unless pool
+		// settings may be lost in it.
+		if !strings.Contains(s, poolParamPrefix) {
+			return s, nil, nil
+		}
+		return "", nil, fmt.Errorf("sqlpool: cannot find the pool_* parameters in the keyword=value DSN: %v; quote values with spaces as key='a b', and write ' and \\ inside quotes as \\' and \\\\", err)
+	}
+	var params []dsnParam
+	for _, t := range toks {
+		if strings.HasPrefix(t.key, poolParamPrefix) {
+			params = append(params, dsnParam{t.key, t.value})
+		}
+	}
+	if len(params) == 0 {
+		return s, nil, nil
+	}
+	// Keep the other settings' exact text, the white space before the first
+	// and after the last, and the separator in front of each kept setting.
+	var b strings.Builder
+	kept := 0
+	for i, t := range toks {
+		if strings.HasPrefix(t.key, poolParamPrefix) {
+			continue
+		}
+		if kept == 0 {
+			b.WriteString(s[:toks[0].start])
+		} else if sep := s[toks[i-1].end:t.start]; sep != "" {
+			b.WriteString(sep)
+		} else {
+			// libpq allows key='a'key2=b; without the quote, a space is
+			// needed to keep the settings apart.
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[t.start:t.end])
+		kept++
+	}
+	if kept > 0 {
+		b.WriteString(s[toks[len(toks)-1].end:])
+	}
+	return b.String(), params, nil
+}
+
+// paramKind is how a pool_* parameter's value is written.
+type paramKind int
+
+const (
+	kindInt paramKind = iota
+	kindDuration
+	kindString
+	kindReuse
+)
+
+// poolParam describes one pool_* parameter: its kind, an example value for
+// error messages, and the config field it sets.
+type poolParam struct {
+	kind     paramKind
+	example  string // a typical value
+	example2 string // for durations, another, showing a second unit
+	setInt   func(c *config, n int)
+	setDur   func(c *config, d time.Duration)
+	setStr   func(c *config, s string) // kindString and kindReuse
+}
+
+// poolParams are the pool_* parameters, with pgxpool's names where pgxpool
+// has the setting. options.go documents each field.
+var poolParams = map[string]poolParam{
+	"pool_max_conns":                {kind: kindInt, example: "10", setInt: func(c *config, n int) { c.maxConns = n }},
+	"pool_min_conns":                {kind: kindInt, example: "2", setInt: func(c *config, n int) { c.minConns = n }},
+	"pool_min_idle_conns":           {kind: kindInt, example: "2", setInt: func(c *config, n int) { c.minIdleConns = n }},
+	"pool_stmt_cache_size":          {kind: kindInt, example: "256", setInt: func(c *config, n int) { c.stmtCacheSize = n }},
+	"pool_max_conn_lifetime":        {kind: kindDuration, example: "30m", example2: "1h30m", setDur: func(c *config, d time.Duration) { c.maxConnLifetime = d }},
+	"pool_max_conn_lifetime_jitter": {kind: kindDuration, example: "5m", example2: "90s", setDur: func(c *config, d time.Duration) { c.maxConnLifetimeJitter, c.jitterSet = d, true }},
+	"pool_max_conn_idle_time":       {kind: kindDuration, example: "30m", example2: "1h", setDur: func(c *config, d time.Duration) { c.maxConnIdleTime = d }},
+	"pool_health_check_period":      {kind: kindDuration, example: "1m", example2: "30s", setDur: func(c *config, d time.Duration) { c.healthCheckPeriod = d }},
+	"pool_acquire_timeout":          {kind: kindDuration, example: "30s", example2: "1m", setDur: func(c *config, d time.Duration) { c.acquireTimeout = d }},
+	"pool_ping_idle_after":          {kind: kindDuration, example: "1s", example2: "500ms", setDur: func(c *config, d time.Duration) { c.pingIdleAfter = d }},
+	"pool_ping_timeout":             {kind: kindDuration, example: "5s", example2: "500ms", setDur: func(c *config, d time.Duration) { c.pingTimeout = d }},
+	"pool_leak_threshold":           {kind: kindDuration, example: "30s", example2: "5m", setDur: func(c *config, d time.Duration) { c.leakThreshold = d }},
+	"pool_validation_query":         {kind: kindString, example: "SELECT 1", setStr: func(c *config, s string) { c.validationQuery = s }},
+	"pool_name":                     {kind: kindString, example: "orders", setStr: func(c *config, s string) { c.name = s }},
+	"pool_reuse":                    {kind: kindReuse, example: "fifo", setStr: func(c *config, s string) { c.reuseFIFO = s == "fifo" }},
+}
+
+// poolParamNames is poolParams' keys, sorted, for error messages.
+var poolParamNames = slices.Sorted(func(yield func(string) bool) {
+	for k := range poolParams {
+		if !yield(k) {
+			return
+		}
+	}
+})
+
+// durationSyntax matches what time.ParseDuration accepts but for range, so
+// an overflow is not reported as a missing unit.
+var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
+// applyParams applies params to c (on top of whatever c holds), rejecting
+// unknown names, malformed values and duplicates. Ranges are validate's job,
+// except that a negative pool_ping_idle_after, which means "never ping" in
+// Go, is refused here: in a DSN it is more likely a typo than a choice.
+func (c *config) applyParams(params []dsnParam) error {
+	seen := make(map[string]bool, len(params))
+	for _, p := range params {
+		def, ok := poolParams[p.key]
+		if !ok {
+			return unknownParamError(p.key)
+		}
+		if seen[p.key] {
+			return fmt.Errorf("sqlpool: %s is given twice; keep one", p.key)
+		}
+		seen[p.key] = true
+
+		if p.value == "" && p.key != "pool_validation_query" {
+			// An empty pool_validation_query is allowed: it is the
+			// default, "use driver.Pinger", and overrides a Go option.
+			if def.kind == kindReuse {
+				return fmt.Errorf("sqlpool: %s has no value; write %s=lifo or %s=fifo", p.key, p.key, p.key)
+			}
+			return fmt.Errorf("sqlpool: %s has no value; write e.g. %s=%s", p.key, p.key, def.example)
+		}
+
+		switch def.kind {
+		case kindInt:
+			n, err := strconv.Atoi(p.value)
+			if errors.Is(err, strconv.ErrRange) {
+				return fmt.Errorf("sqlpool: %s: %q is out of range; write e.g. %s=%s", p.key, echoParam(p.value), p.key, def.example)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlpool: %s: %q is not a whole number; write e.g. %s=%s", p.key, echoParam(p.value), p.key, def.example)
+			}
+			def.setInt(c, n)
+		case kindDuration:
+			d, err := time.ParseDuration(p.value)
+			if err != nil && durationSyntax.MatchString(p.value) {
+				return fmt.Errorf("sqlpool: %s: %q is out of range; the longest duration is %v", p.key, echoParam(p.value), time.Duration(1<<63-1))
+			}
+			if err != nil {
+				return fmt.Errorf("sqlpool: %s: %q is not a duration; write it with a unit, e.g. %s=%s or %s", p.key, echoParam(p.value), p.key, def.example, def.example2)
+			}
+			if d < 0 && p.key == "pool_ping_idle_after" {
+				return fmt.Errorf("sqlpool: pool_ping_idle_after must be >= 0 (0 pings before every hand-out), got %v", d)
+			}
+			def.setDur(c, d)
+		case kindString:
+			def.setStr(c, p.value)
+		case kindReuse:
+			if p.value != "lifo" && p.value != "fifo" {
+				return fmt.Errorf("sqlpool: %s: %q is not lifo or fifo", p.key, echoParam(p.value))
+			}
+			def.setStr(c, p.value)
+		}
+	}
+	return nil
+}
+
+func unknownParamError(key string) error {
+	known := strings.Join(poolParamNames, ", ")
+	if best, ok := closestParamName(key); ok {
+		return fmt.Errorf("sqlpool: unknown DSN parameter %s; did you mean %s? (known: %s)", echoParam(key), best, known)
+	}
+	return fmt.Errorf("sqlpool: unknown DSN parameter %s (known: %s)", echoParam(key), known)
+}
+
+// closestParamName returns the known name nearest to key, if it is at most 3
+// edits away. Ties go to the first name in sorted order.
+func closestParamName(key string) (string, bool) {
+	const maxDist = 3
+	best, bestDist := "", maxDist+1
+	for _, name := range poolParamNames {
+		if max(len(name)-len(key), len(key)-len(name)) >= bestDist {
+			continue // the distance is at least the length difference
+		}
+		if d := editDistance(key, name); d < bestDist {
+			best, bestDist = name, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// echoParam shortens a pool_* name or value quoted in an error message, so a
+// runaway value (an unterminated quote that swallowed the rest of the DSN,
+// say) is not printed whole.
+func echoParam(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // don't split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// secretKeys are the parameters, in keyword or query form, whose values are
+// passwords (compared case-insensitively: sqlserver's keys are).
+var secretKeys = []string{"password", "sslpassword", "passwd", "pwd"}
+
+func isSecretKey(k string) bool {
+	return slices.ContainsFunc(secretKeys, func(s string) bool { return strings.EqualFold(s, k) })
+}
+
+// secretsIn returns the secret strings (passwords) that appear in an inner
+// DSN, in every form a driver accepts, so errors can be scrubbed: as written,
+// percent-decoded and re-encoded for URL passwords; unquoted and as written
+// for keyword values. Where the DSN is ambiguous (a raw '@' or '/' in a URL
+// password), it returns every candidate the drivers' parsers could pick: a
+// wrong candidate only hides a little too much of an error message. The
+// result has no empty strings and no duplicates, longest first.
+func secretsIn(innerDSN string) []string {
+	var out []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	addEscaped := func(raw string) {
+		add(raw)
+		if dec, err := url.PathUnescape(raw); err == nil {
+			add(dec)
+			// The form url.URL.String and url.UserPassword print.
+			_, enc, _ := strings.Cut(url.UserPassword("", dec).String(), ":")
+			add(enc)
+		}
+		if dec, err := url.QueryUnescape(raw); err == nil {
+			add(dec)
+		}
+	}
+
+	switch {
+	case isKeywordDSN(innerDSN):
+		toks, _ := parseKeywordDSN(innerDSN) // what parsed, even if not all did
+		for _, t := range toks {
+			if isSecretKey(t.key) {
+				add(t.value)
+				add(t.rawValue)
+			}
+		}
+	case strings.Contains(innerDSN, "://"):
+		for _, u := range urlUserinfos(innerDSN) {
+			if _, pw, ok := strings.Cut(u, ":"); ok {
+				addEscaped(pw)
+			}
+		}
+	}
+
+	// go-sql-driver/mysql: [user[:password]@][net[(addr)]]/dbname[?params].
+	// Its ParseDSN takes the last '/', then the last '@' before it, then the
+	// first ':' before that, so the password may hold any byte. Whatever the
+	// DSN's form, this reading is one more candidate.
+	end := strings.LastIndexByte(innerDSN, '/')
+	if end < 0 {
+		end = len(innerDSN)
+	}
+	if at := strings.LastIndexByte(innerDSN[:end], '@'); at >= 0 {
+		if _, pw, ok := strings.Cut(innerDSN[:at], ":"); ok {
+			add(pw)
+		}
+	}
+
+	// password=... in a query, as pgx and sqlserver accept. Drivers disagree
+	// on where a query starts when a password holds a raw '?' or '@', and on
+	// whether '#' ends it, so look at every piece after a '?' or '&'.
+	if !isKeywordDSN(innerDSN) {
+		for _, piece := range strings.FieldsFunc(innerDSN, func(r rune) bool { return r == '?' || r == '&' }) {
+			rawKey, rawValue, ok := strings.Cut(piece, "=")
+			if !ok {
+				continue
+			}
+			key, err := url.QueryUnescape(rawKey)
+			if err != nil {
+				key = rawKey
+			}
+			if isSecretKey(key) {
+				addEscaped(rawValue)
+				if v, _, ok := strings.Cut(rawValue, "#"); ok {
+					addEscaped(v)
+				}
+			}
+		}
+	}
+
+	// ADO/ODBC style, "server=h;user id=u;password=p;".
+	if strings.Contains(innerDSN, ";") {
+		for part := range strings.SplitSeq(innerDSN, ";") {
+			if k, v, ok := strings.Cut(part, "="); ok && isSecretKey(strings.TrimSpace(k)) {
+				add(strings.TrimSpace(v))
+			}
+		}
+	}
+
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
+}
+
+// urlUserinfos returns the userinfo of a URL DSN ("user:password") as each
+// parser sees it; for a well-formed URL they all agree.
+func urlUserinfos(s string) []string {
+	var out []string
+	i := strings.Index(s, "://")
+	rest := s[i+len("://"):]
+
+	// libpq and pgx: the first '@' if it comes before the first '/'.
+	if j := strings.IndexAny(rest, "@/"); j >= 0 && rest[j] == '@' {
+		out = append(out, rest[:j])
+	}
+	// net/url (lib/pq, most others): the authority ends at the first '#',
+	// '?' or '/', and the userinfo at its last '@'.
+	auth := rest
+	if j := strings.IndexAny(auth, "#?/"); j >= 0 {
+		auth = auth[:j]
+	}
+	if j := strings.LastIndexByte(auth, '@'); j >= 0 {
+		out = append(out, auth[:j])
+	}
+	// A password with a raw '?' or '#': the last '@' before the first '/'
+	// (what findQuery skips).
+	auth = rest
+	if j := strings.IndexByte(auth, '/'); j >= 0 {
+		auth = auth[:j]
+	}
+	if j := strings.LastIndexByte(auth, '@'); j >= 0 {
+		out = append(out, auth[:j])
+	}
+	// A password with a raw '/' (base64 has them): the last '@' of all, unless
+	// that '@' is in a query value.
+	if j := strings.LastIndexByte(rest, '@'); j >= 0 && !strings.ContainsAny(rest[:j], "?&#") {
+		out = append(out, rest[:j])
+	}
+	return out
+}
+
+// redactMask replaces each run of secret text in a redacted message.
+const redactMask = "xxxxx"
+
+// redactedError is an error whose message had secrets taken out. Unwrap
+// still reaches the original, so errors.Is(err, driver.ErrBadConn) and
+// errors.As work; the original's own fields are not scrubbed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactError returns err with every secret replaced by "xxxxx" in its
+// message. nil stays nil, and an error whose message holds no secret is
+// returned unchanged.
+func redactError(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	red, changed := redactString(msg, secrets)
+	if !changed {
+		return err
+	}
+	return &redactedError{msg: red, err: err}
+}
+
+// redactString replaces every run of text covered by an occurrence of a secret in
+// s with redactMask. Marking first and replacing once means overlapping
+// secrets, or one inside another, leave no piece of either behind.
+func redactString(s string, secrets []string) (string, bool) {
+	var covered []bool
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		for from := 0; from < len(s); {
+			i := strings.Index(s[from:], sec)
+			if i < 0 {
+				break
+			}
+			if covered == nil {
+				covered = make([]bool, len(s))
+			}
+			i += from
+			for k := i; k < i+len(sec); k++ {
+				covered[k] = true
+			}
+			from = i + 1
+		}
+	}
+	if covered == nil {
+		return s, false
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if !covered[i] {
+			b.WriteByte(s[i])
+			i++
+			continue
+		}
+		b.WriteString(redactMask)
+		for i < len(s) && covered[i] {
+			i++
+		}
+	}
+	return b.String(), true
+}

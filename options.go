@@ -1,0 +1,190 @@
+package sqlpool
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// config holds a pool's settings. The zero value is not meaningful: start
+// from defaultConfig, apply Options, then DSN parameters, then validate.
+type config struct {
+	name                  string        // pool_name; "" means derived from the DSN
+	maxConns              int           // pool_max_conns, >= 1
+	minConns              int           // pool_min_conns, 0..maxConns
+	minIdleConns          int           // pool_min_idle_conns, 0..maxConns
+	maxConnLifetime       time.Duration // pool_max_conn_lifetime; 0 means unlimited
+	maxConnLifetimeJitter time.Duration // pool_max_conn_lifetime_jitter; 0 means none
+	jitterSet             bool          // jitter was set explicitly; else it is maxConnLifetime/10
+	maxConnIdleTime       time.Duration // pool_max_conn_idle_time; 0 means unlimited
+	healthCheckPeriod     time.Duration // pool_health_check_period; 0 means no background checks
+	acquireTimeout        time.Duration // pool_acquire_timeout; 0 means only the context bounds the wait
+	pingIdleAfter         time.Duration // pool_ping_idle_after; 0 means ping before every hand-out; < 0 (Go only) never
+	pingTimeout           time.Duration // pool_ping_timeout; 0 means no timeout
+	validationQuery       string        // pool_validation_query; "" means use driver.Pinger only
+	leakThreshold         time.Duration // pool_leak_threshold; 0 means leak detection is off
+	reuseFIFO             bool          // pool_reuse=fifo; default lifo
+	stmtCacheSize         int           // pool_stmt_cache_size; 0 means statements live only for one hand-out
+	logger                *slog.Logger  // Go only; nil means slog.Default()
+}
+
+// Defaults, in one place. The README's settings table repeats them.
+const (
+	defaultMaxConnLifetime   = time.Hour
+	defaultMaxConnIdleTime   = 30 * time.Minute
+	defaultHealthCheckPeriod = time.Minute
+	defaultAcquireTimeout    = 30 * time.Second
+	defaultPingIdleAfter     = time.Second
+	defaultPingTimeout       = 5 * time.Second
+	defaultStmtCacheSize     = 256
+)
+
+// defaultMaxConns is pgxpool's default: max(4, runtime.NumCPU()).
+func defaultMaxConns() int { return max(4, runtime.NumCPU()) }
+
+func defaultConfig() config {
+	return config{
+		maxConns:          defaultMaxConns(),
+		maxConnLifetime:   defaultMaxConnLifetime,
+		maxConnIdleTime:   defaultMaxConnIdleTime,
+		healthCheckPeriod: defaultHealthCheckPeriod,
+		acquireTimeout:    defaultAcquireTimeout,
+		pingIdleAfter:     defaultPingIdleAfter,
+		pingTimeout:       defaultPingTimeout,
+		stmtCacheSize:     defaultStmtCacheSize,
+	}
+}
+
+// lifetimeJitter returns the jitter in force: the explicit one, or a tenth of
+// the lifetime, so connections opened together do not all expire together.
+func (c *config) lifetimeJitter() time.Duration {
+	if c.jitterSet {
+		return c.maxConnLifetimeJitter
+	}
+	return c.maxConnLifetime / 10
+}
+
+// validate checks the settings together. Each error names the DSN parameter,
+// the value and what is allowed.
+func (c *config) validate() error {
+	switch {
+	case c.maxConns < 1:
+		return fmt.Errorf("sqlpool: pool_max_conns must be >= 1, got %d", c.maxConns)
+	case c.minConns < 0:
+		return fmt.Errorf("sqlpool: pool_min_conns must be >= 0, got %d", c.minConns)
+	case c.minConns > c.maxConns:
+		return fmt.Errorf("sqlpool: pool_min_conns (%d) must not exceed pool_max_conns (%d); lower pool_min_conns or raise pool_max_conns", c.minConns, c.maxConns)
+	case c.minIdleConns < 0:
+		return fmt.Errorf("sqlpool: pool_min_idle_conns must be >= 0, got %d", c.minIdleConns)
+	case c.minIdleConns > c.maxConns:
+		return fmt.Errorf("sqlpool: pool_min_idle_conns (%d) must not exceed pool_max_conns (%d); lower pool_min_idle_conns or raise pool_max_conns", c.minIdleConns, c.maxConns)
+	case c.stmtCacheSize < 0:
+		return fmt.Errorf("sqlpool: pool_stmt_cache_size must be >= 0, got %d", c.stmtCacheSize)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"pool_max_conn_lifetime", c.maxConnLifetime},
+		{"pool_max_conn_lifetime_jitter", c.maxConnLifetimeJitter},
+		{"pool_max_conn_idle_time", c.maxConnIdleTime},
+		{"pool_health_check_period", c.healthCheckPeriod},
+		{"pool_acquire_timeout", c.acquireTimeout},
+		{"pool_ping_timeout", c.pingTimeout},
+		{"pool_leak_threshold", c.leakThreshold},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("sqlpool: %s must be >= 0 (0 turns it off), got %v", d.name, d.v)
+		}
+	}
+	return nil
+}
+
+// Option sets a pool setting from Go. Options given to Register or
+// NewConnector are applied first; pool_* parameters in the DSN override them.
+type Option func(*config)
+
+// WithMaxConns sets the hard cap on physical connections (pool_max_conns).
+// Default max(4, runtime.NumCPU()).
+func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n } }
+
+// WithMinConns sets how many physical connections are kept open (pool_min_conns).
+// Default 0.
+func WithMinConns(n int) Option { return func(c *config) { c.minConns = n } }
+
+// WithMinIdleConns sets how many idle physical connections are kept ready
+// (pool_min_idle_conns). Default 0.
+func WithMinIdleConns(n int) Option { return func(c *config) { c.minIdleConns = n } }
+
+// WithMaxConnLifetime sets how long a physical connection lives before it is
+// replaced (pool_max_conn_lifetime); 0 means forever. Default 1h.
+func WithMaxConnLifetime(d time.Duration) Option {
+	return func(c *config) { c.maxConnLifetime = d }
+}
+
+// WithMaxConnLifetimeJitter sets the random extra 0..d added to each
+// connection's lifetime (pool_max_conn_lifetime_jitter); 0 means none.
+// Default a tenth of the lifetime.
+func WithMaxConnLifetimeJitter(d time.Duration) Option {
+	return func(c *config) { c.maxConnLifetimeJitter, c.jitterSet = d, true }
+}
+
+// WithMaxConnIdleTime sets how long a physical connection may sit idle before
+// it is closed, never below the minimum (pool_max_conn_idle_time); 0 means
+// forever. Default 30m.
+func WithMaxConnIdleTime(d time.Duration) Option {
+	return func(c *config) { c.maxConnIdleTime = d }
+}
+
+// WithHealthCheckPeriod sets how often idle connections are checked, retired
+// and refilled in the background (pool_health_check_period); 0 means never.
+// Default 1m.
+func WithHealthCheckPeriod(d time.Duration) Option {
+	return func(c *config) { c.healthCheckPeriod = d }
+}
+
+// WithAcquireTimeout sets how long an operation waits for a physical
+// connection (pool_acquire_timeout); 0 means only its context bounds it.
+// Default 30s.
+func WithAcquireTimeout(d time.Duration) Option {
+	return func(c *config) { c.acquireTimeout = d }
+}
+
+// WithPingIdleAfter sets how long a connection must have been idle to be
+// pinged before hand-out (pool_ping_idle_after); 0 means always, < 0 never.
+// Default 1s.
+func WithPingIdleAfter(d time.Duration) Option {
+	return func(c *config) { c.pingIdleAfter = d }
+}
+
+// WithPingTimeout bounds each validation ping (pool_ping_timeout); 0 means no
+// bound beyond the operation's context. Default 5s.
+func WithPingTimeout(d time.Duration) Option {
+	return func(c *config) { c.pingTimeout = d }
+}
+
+// WithValidationQuery sets the statement that validates a connection whose
+// driver has no driver.Pinger (pool_validation_query), for example "SELECT 1".
+func WithValidationQuery(q string) Option { return func(c *config) { c.validationQuery = q } }
+
+// WithLeakThreshold sets how long an application may hold a connection before
+// it is reported as a leak (pool_leak_threshold); 0 means off.
+func WithLeakThreshold(d time.Duration) Option {
+	return func(c *config) { c.leakThreshold = d }
+}
+
+// WithName names the pool in errors, logs and metrics (pool_name).
+func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+// WithFIFOReuse hands out the least recently used idle connection first
+// (pool_reuse=fifo) instead of the most recently used (lifo, the default).
+func WithFIFOReuse(fifo bool) Option { return func(c *config) { c.reuseFIFO = fifo } }
+
+// WithStmtCacheSize bounds the prepared statements kept per physical
+// connection (pool_stmt_cache_size); 0 means a statement is prepared again on
+// each hand-out and closed when the hand-out ends. Default 256.
+func WithStmtCacheSize(n int) Option { return func(c *config) { c.stmtCacheSize = n } }
+
+// WithLogger sets the logger for the pool's reports. Default slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

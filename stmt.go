@@ -1,0 +1,228 @@
+package sqlpool
+
+import (
+	"container/list"
+	"context"
+	"database/sql/driver"
+	"slices"
+)
+
+var (
+	_ driver.Stmt              = (*stmt)(nil)
+	_ driver.StmtExecContext   = (*stmt)(nil)
+	_ driver.StmtQueryContext  = (*stmt)(nil)
+	_ driver.NamedValueChecker = (*stmt)(nil)
+)
+
+// stmt is a prepared statement that survives re-binding. database/sql keeps
+// one driver.Stmt per logical connection and uses it across hand-outs, while
+// the physical connection under it may change; so stmt keeps the query text
+// and runs on the inner statement prepared on the physical connection bound
+// now, from that connection's statement cache (or, with the cache off, one
+// prepared for the current hand-out only).
+type stmt struct {
+	c        *conn
+	query    string
+	numInput int  // the inner statement's NumInput
+	deferArg bool // arguments are converted at execution (see CheckNamedValue)
+	own      *ownedStmt
+}
+
+// ownedStmt is an inner statement prepared with the cache off; it lives until
+// the statement closes or the hand-out ends.
+type ownedStmt struct {
+	si     driver.Stmt
+	epoch  uint64 // conn.epoch it was prepared in
+	closed bool
+}
+
+func (o *ownedStmt) close() {
+	if !o.closed {
+		o.closed = true
+		o.si.Close()
+	}
+}
+
+func newStmt(c *conn, query string) *stmt { return &stmt{c: c, query: query} }
+
+// inner returns the inner statement for the bound physical connection,
+// preparing it there if needed.
+func (s *stmt) inner(ctx context.Context, pc *pconn) (driver.Stmt, error) {
+	if pc.stmts != nil {
+		return pc.stmts.get(ctx, pc, s.query)
+	}
+	if o := s.own; o != nil && !o.closed && o.epoch == s.c.epoch {
+		return o.si, nil
+	}
+	si, err := prepareInner(ctx, pc.inner, s.query)
+	if err != nil {
+		return nil, err
+	}
+	s.own = &ownedStmt{si: si, epoch: s.c.epoch}
+	s.c.bindStmts = append(s.c.bindStmts, s.own)
+	return si, nil
+}
+
+// learn records what the first inner statement tells about all of them.
+func (s *stmt) learn(pc *pconn, si driver.Stmt) {
+	s.numInput = si.NumInput()
+	_, stmtChecks := si.(driver.NamedValueChecker)
+	_, connChecks := pc.inner.(driver.NamedValueChecker)
+	_, converts := si.(driver.ColumnConverter) //nolint:staticcheck // forwarded for old drivers
+	s.deferArg = stmtChecks || connChecks || converts
+}
+
+// Close closes what only this statement uses. Inner statements in a
+// physical connection's cache stay there for the next user of the same text
+// (the cache is bounded and closed with its connection); database/sql calls
+// Close when no operation runs on the connection, so it must not touch one
+// that another logical connection may hold now.
+func (s *stmt) Close() error {
+	if o := s.own; o != nil && !o.closed && o.epoch == s.c.epoch && s.c.pc != nil {
+		o.close()
+		s.c.bindStmts = slices.DeleteFunc(s.c.bindStmts, func(b *ownedStmt) bool { return b == o })
+	}
+	s.own = nil
+	return nil
+}
+
+// NumInput returns the inner statement's count of placeholders, or -1 when
+// sqlpool converts the arguments itself at execution and checks the count
+// then, with database/sql's message.
+func (s *stmt) NumInput() int {
+	if s.deferArg {
+		return -1
+	}
+	return s.numInput
+}
+
+// CheckNamedValue returns driver.ErrSkip (database/sql's default conversion)
+// when neither the inner statement nor the inner connection converts
+// arguments. Otherwise it accepts the value, and the execution converts the
+// arguments exactly as database/sql would have, on the inner statement of
+// the physical connection it runs on: database/sql calls CheckNamedValue
+// without a context, before that connection is known.
+func (s *stmt) CheckNamedValue(*driver.NamedValue) error {
+	if s.deferArg {
+		return nil
+	}
+	return driver.ErrSkip
+}
+
+func (s *stmt) prepareArgs(ctx context.Context) (driver.Stmt, error) {
+	pc, err := s.c.bind(ctx)
+	if err != nil {
+		return nil, err
+	}
+	si, err := s.inner(ctx, pc)
+	if err != nil {
+		return nil, s.c.noteErr(ctx, err)
+	}
+	return si, nil
+}
+
+func (s *stmt) convert(si driver.Stmt, args []driver.NamedValue) ([]driver.NamedValue, error) {
+	if !s.deferArg {
+		return args, nil
+	}
+	nvc, ok := si.(driver.NamedValueChecker)
+	if !ok {
+		nvc, _ = s.c.pc.inner.(driver.NamedValueChecker)
+	}
+	cci, _ := si.(driver.ColumnConverter) //nolint:staticcheck // forwarded for old drivers
+	return convertArgs(nvc, cci, s.numInput, args)
+}
+
+// ExecContext runs the statement on the bound physical connection.
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	si, err := s.prepareArgs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if args, err = s.convert(si, args); err != nil {
+		return nil, err
+	}
+	res, err := execStmt(ctx, si, args)
+	return res, s.c.noteErr(ctx, err)
+}
+
+// QueryContext runs the statement on the bound physical connection.
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	si, err := s.prepareArgs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if args, err = s.convert(si, args); err != nil {
+		return nil, err
+	}
+	rows, err := queryStmt(ctx, si, args)
+	return rows, s.c.noteErr(ctx, err)
+}
+
+// Exec is ExecContext without a context.
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), valuesToNamed(args))
+}
+
+// Query is QueryContext without a context.
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), valuesToNamed(args))
+}
+
+// stmtCache is a physical connection's bounded cache of prepared statements
+// by query text, least recently used evicted first. It is used only by the
+// logical connection bound to its physical connection.
+type stmtCache struct {
+	size  int
+	lru   list.List // of *cachedStmt, most recently used first
+	byKey map[string]*list.Element
+	binds uint64 // counts the hand-outs of the physical connection
+}
+
+type cachedStmt struct {
+	query  string
+	si     driver.Stmt
+	usedIn uint64 // stmtCache.binds when last used
+}
+
+func newStmtCache(size int) *stmtCache {
+	return &stmtCache{size: size, byKey: make(map[string]*list.Element)}
+}
+
+func (sc *stmtCache) get(ctx context.Context, pc *pconn, query string) (driver.Stmt, error) {
+	if e, ok := sc.byKey[query]; ok {
+		sc.lru.MoveToFront(e)
+		cs := e.Value.(*cachedStmt)
+		cs.usedIn = sc.binds
+		return cs.si, nil
+	}
+	si, err := prepareInner(ctx, pc.inner, query)
+	if err != nil {
+		return nil, err
+	}
+	sc.byKey[query] = sc.lru.PushFront(&cachedStmt{query: query, si: si, usedIn: sc.binds})
+	sc.evict()
+	return si, nil
+}
+
+// evict closes least recently used statements beyond the size, but none used
+// in the current hand-out: rows of those may still be open.
+func (sc *stmtCache) evict() {
+	for e := sc.lru.Back(); e != nil && sc.lru.Len() > sc.size; {
+		prev := e.Prev()
+		if cs := e.Value.(*cachedStmt); cs.usedIn != sc.binds {
+			sc.lru.Remove(e)
+			delete(sc.byKey, cs.query)
+			cs.si.Close()
+		}
+		e = prev
+	}
+}
+
+func (sc *stmtCache) closeAll() {
+	for e := sc.lru.Front(); e != nil; e = e.Next() {
+		e.Value.(*cachedStmt).si.Close()
+	}
+	sc.lru.Init()
+	clear(sc.byKey)
+}
