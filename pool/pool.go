@@ -12,11 +12,11 @@
 package pool
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -108,8 +108,56 @@ func (r *Resource[T]) DestroyReclaimed() { r.pool.destroyAcquired(r, ReasonRecla
 
 type waiter[T any] struct {
 	ch    chan *Resource[T] // 1-buffered; closed when the pool closes
-	elem  *list.Element     // nil once removed from Pool.waiters; guarded by Pool.mu
 	since time.Time
+	timer *time.Timer // the acquire timeout, reused with the waiter
+
+	// Guarded by Pool.mu.
+	queued     bool       // in Pool's waiter queue
+	prev, next *waiter[T] // queue links
+}
+
+// waiterQueue is a FIFO of waiters, linked through the waiters themselves so
+// that queueing allocates nothing. Guarded by Pool.mu.
+type waiterQueue[T any] struct {
+	head, tail *waiter[T]
+	n          int
+}
+
+func (q *waiterQueue[T]) Len() int { return q.n }
+
+func (q *waiterQueue[T]) pushBack(w *waiter[T]) {
+	w.queued, w.prev, w.next = true, q.tail, nil
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
+	q.n++
+}
+
+func (q *waiterQueue[T]) remove(w *waiter[T]) {
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.queued, w.prev, w.next = false, nil, nil
+	q.n--
+}
+
+// popFront removes and returns the oldest waiter, or nil.
+func (q *waiterQueue[T]) popFront() *waiter[T] {
+	w := q.head
+	if w != nil {
+		q.remove(w)
+	}
+	return w
 }
 
 // Pool is a pool of resources of type T. It is safe for concurrent use.
@@ -121,23 +169,24 @@ type Pool[T any] struct {
 	cancelClose context.CancelFunc
 	wg          sync.WaitGroup // construction goroutines and the health check
 	closeOnce   sync.Once
+	waiterPool  sync.Pool // of *waiter[T], free for reuse
 	healthStop  chan struct{}
 
 	mu         sync.Mutex
 	closed     bool
-	total      int           // resources in any state but destroyed, including those being made
-	creating   int           // constructions in flight
-	idleCount  int           // length of the idle list
-	head, tail *Resource[T]  // idle list; head is the most recently released
-	waiters    list.List     // of *waiter[T], oldest first
-	suspectAt  time.Time     // idle resources verified before this are checked before use
-	failSince  time.Time     // first construction failure since the last success; zero when healthy
-	lastErr    error         // last construction error; nil once one succeeds
-	backoff    time.Duration // current delay between failed constructions
-	nextTry    time.Time     // no construction before this while failing
-	retry      *time.Timer   // pending retry of a failed construction, nil if none
-	probe      bool          // an Acquire failed fast: try one construction even with no waiter
-	stats      Stat          // cumulative counters; gauges are computed in Stat
+	total      int            // resources in any state but destroyed, including those being made
+	creating   int            // constructions in flight
+	idleCount  int            // length of the idle list
+	head, tail *Resource[T]   // idle list; head is the most recently released
+	waiters    waiterQueue[T] // of *waiter[T], oldest first
+	suspectAt  time.Time      // idle resources verified before this are checked before use
+	failSince  time.Time      // first construction failure since the last success; zero when healthy
+	lastErr    error          // last construction error; nil once one succeeds
+	backoff    time.Duration  // current delay between failed constructions
+	nextTry    time.Time      // no construction before this while failing
+	retry      *time.Timer    // pending retry of a failed construction, nil if none
+	probe      bool           // an Acquire failed fast: try one construction even with no waiter
+	stats      Stat           // cumulative counters; gauges are computed in Stat
 }
 
 // New creates a pool and starts its health check goroutine (if
@@ -201,15 +250,24 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 			check := p.needsCheckLocked(r, now)
 			r.acquiredAt = now
 			r.uses++
-			p.stats.AcquireCount++
+			if !check {
+				p.stats.AcquireCount++
+			}
 			p.mu.Unlock()
 			p.destroyAll(expired)
-			if check && !p.check(ctx, r) {
-				p.destroyAcquired(r, ReasonCheck)
-				if err := ctx.Err(); err != nil {
-					return nil, err
+			if check {
+				if !p.check(ctx, r) {
+					p.destroyAcquired(r, ReasonCheck)
+					if err := ctx.Err(); err != nil {
+						return nil, err
+					}
+					continue
 				}
-				continue
+				// Counted only once it passed: a resource that failed its
+				// check is not an Acquire, the one that replaces it is.
+				p.mu.Lock()
+				p.stats.AcquireCount++
+				p.mu.Unlock()
 			}
 			return r, nil
 		}
@@ -221,8 +279,8 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 			p.destroyAll(expired)
 			return nil, err
 		}
-		w := &waiter[T]{ch: make(chan *Resource[T], 1), since: now}
-		w.elem = p.waiters.PushBack(w)
+		w := p.newWaiter(now)
+		p.waiters.pushBack(w)
 		p.fillLocked(ctx)
 		p.mu.Unlock()
 		p.destroyAll(expired)
@@ -235,9 +293,12 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) {
 	var timeout <-chan time.Time
 	if p.cfg.AcquireTimeout > 0 {
-		t := time.NewTimer(p.cfg.AcquireTimeout)
-		defer t.Stop()
-		timeout = t.C
+		if w.timer == nil {
+			w.timer = time.NewTimer(p.cfg.AcquireTimeout)
+		} else {
+			w.timer.Reset(p.cfg.AcquireTimeout)
+		}
+		timeout = w.timer.C
 	}
 	var cause error
 	select {
@@ -246,6 +307,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) 
 			return nil, ErrClosed
 		}
 		p.noteWait(w, false, false)
+		p.recycle(w)
 		return r, nil
 	case <-ctx.Done():
 		cause = context.Cause(ctx)
@@ -253,20 +315,25 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) 
 	}
 
 	p.mu.Lock()
-	removed := w.elem != nil
+	removed := w.queued
 	if removed {
-		p.waiters.Remove(w.elem)
-		w.elem = nil
+		p.waiters.remove(w)
 	}
 	p.mu.Unlock()
+	reusable := true
 	if !removed {
 		// A resource is already on its way (or the pool closed): take it and
 		// put it back, so it goes to the next waiter and is not lost.
-		if r, ok := <-w.ch; ok {
+		r, ok := <-w.ch
+		if ok {
 			r.Release()
 		}
+		reusable = ok
 	}
 	err := p.noteWait(w, cause == nil, true)
+	if reusable {
+		p.recycle(w)
+	}
 	if cause != nil {
 		err = cause
 		if last := p.LastError(); last != nil {
@@ -274,6 +341,26 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) 
 		}
 	}
 	return nil, err
+}
+
+// newWaiter returns a waiter with an empty channel, recycled when possible:
+// under contention every Acquire waits, and waiting should not allocate.
+func (p *Pool[T]) newWaiter(now time.Time) *waiter[T] {
+	w, _ := p.waiterPool.Get().(*waiter[T])
+	if w == nil {
+		w = &waiter[T]{ch: make(chan *Resource[T], 1)}
+	}
+	w.since = now
+	return w
+}
+
+// recycle returns a waiter whose channel is empty and open, and which is out
+// of the queue, for reuse.
+func (p *Pool[T]) recycle(w *waiter[T]) {
+	if w.timer != nil {
+		w.timer.Stop() // Go >= 1.23: no stale value can arrive after Stop
+	}
+	p.waiterPool.Put(w)
 }
 
 // noteWait records a finished wait and, for a failed one, builds its error.
@@ -381,7 +468,11 @@ func (p *Pool[T]) release(r *Resource[T]) {
 		panic("pool: Release of a resource that is not acquired")
 	}
 	r.releasedAt = now
-	r.verifiedAt = now
+	// A release vouches for the resource, unless SuspectIdle was called while
+	// it was in use: then it stays suspect until checked.
+	if !r.verifiedAt.Before(p.suspectAt) {
+		r.verifiedAt = now
+	}
 	reason := DestroyReason(numReasons)
 	switch {
 	case p.closed:
@@ -417,9 +508,7 @@ func (p *Pool[T]) destroyAcquired(r *Resource[T], reason DestroyReason) {
 
 // putLocked hands r to the oldest waiter, or makes it idle.
 func (p *Pool[T]) putLocked(r *Resource[T]) {
-	if e := p.waiters.Front(); e != nil {
-		w := p.waiters.Remove(e).(*waiter[T])
-		w.elem = nil
+	if w := p.waiters.popFront(); w != nil {
 		r.state = stateAcquired
 		r.acquiredAt = nowFunc()
 		r.uses++
@@ -619,12 +708,9 @@ func (p *Pool[T]) Close() {
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
 		p.closed = true
-		for e := p.waiters.Front(); e != nil; e = e.Next() {
-			w := e.Value.(*waiter[T])
-			w.elem = nil
+		for w := p.waiters.popFront(); w != nil; w = p.waiters.popFront() {
 			close(w.ch)
 		}
-		p.waiters.Init()
 		var idle []*Resource[T]
 		for p.idleCount > 0 {
 			r := p.head
@@ -698,6 +784,10 @@ func (p *Pool[T]) HealthCheck() {
 	p.mu.Unlock()
 	p.destroyAll(destroy)
 
+	// checks runs least recently released first; each resource that passes is
+	// pushed to the tail, so put them back most recently released first to
+	// keep their order (FIFO hands out the tail first, LIFO last).
+	slices.Reverse(checks)
 	for _, r := range checks {
 		if !p.check(p.closeCtx, r) {
 			p.destroyAcquired(r, ReasonCheck)
