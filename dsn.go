@@ -3,6 +3,7 @@ package sqlpool
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -135,20 +136,18 @@ func extractQueryPoolParams(s string) (string, []dsnParam, error) {
 // findQuery returns the query of a query-form DSN as s[start:end] (start is
 // just after the '?', end is at the '#' of a fragment or len(s)), or -1, -1.
 // Each inner driver finds its query its own way, and passwords are often
-// written without percent-encoding, so:
+// written without percent-encoding, so the search for the '?' starts:
 //
-//   - URLs ("://"): skip the userinfo, up to the last '@' before the first
-//     '/', as net/url does (a raw '?' or '#' in a password is then no query
-//     or fragment, as in libpq and pgx); the query is the first '?' after
-//     it, unless a '#' fragment comes first.
-//   - mysql DSNs (text before the last '/' contains '@', ends with ')' or is
-//     empty): the first '?' after the last '/', as go-sql-driver/mysql does;
-//     its passwords may hold any byte, and its parameter values must escape
-//     '/'.
-//   - anything else (SQLite's file:app.db?..., :memory:): the first '?', as
-//     mattn/go-sqlite3 does, so a query value may contain '/'.
+//   - in URLs ("://"), after the userinfo: up to the last '@' before the
+//     first '/'. net/url also takes the last '@'; stopping only at '/' also
+//     skips a raw '?' or '#' in a password, which libpq and pgx accept.
+//   - in mysql DSNs (the text before the last '/' contains '@', ends with
+//     ')' or is empty), after the last '/', as go-sql-driver/mysql does: its
+//     passwords may hold any byte, and its parameter values must escape '/'.
+//   - in anything else (SQLite's file:app.db?..., :memory:), at the start,
+//     as mattn/go-sqlite3 does, so a query value may contain '/'.
 //
-// In every form a '#' before the query's '?' means there is no query.
+// A '#' before the '?' means there is no query.
 func findQuery(s string) (start, end int) {
 	from := 0
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -160,26 +159,17 @@ func findQuery(s string) (start, end int) {
 		if at := strings.LastIndexByte(auth, '@'); at >= 0 {
 			from += at + 1
 		}
-		rest := s[from:]
-		q := strings.IndexByte(rest, '?')
-		if h := strings.IndexByte(rest, '#'); q < 0 || (h >= 0 && h < q) {
-			return -1, -1
+	} else if slash := strings.LastIndexByte(s, '/'); slash >= 0 {
+		if before := s[:slash]; before == "" || strings.HasSuffix(before, ")") || strings.Contains(before, "@") {
+			from = slash + 1
 		}
-		from += q
-	} else {
-		if slash := strings.LastIndexByte(s, '/'); slash >= 0 {
-			if before := s[:slash]; before == "" || strings.HasSuffix(before, ")") || strings.Contains(before, "@") {
-				from = slash + 1
-			}
-		}
-		rest := s[from:]
-		q := strings.IndexByte(rest, '?')
-		if h := strings.IndexByte(rest, '#'); q < 0 || (h >= 0 && h < q) {
-			return -1, -1
-		}
-		from += q
 	}
-	start = from + 1
+	rest := s[from:]
+	q := strings.IndexByte(rest, '?')
+	if h := strings.IndexByte(rest, '#'); q < 0 || (h >= 0 && h < q) {
+		return -1, -1
+	}
+	start = from + q + 1
 	end = len(s)
 	if h := strings.IndexByte(s[start:], '#'); h >= 0 {
 		end = start + h
@@ -206,60 +196,76 @@ var errKeywordUnterminated = errors.New("a quoted value has no closing quote")
 func parseKeywordDSN(s string) ([]kvToken, error) {
 	var toks []kvToken
 	i := 0
+	for {
+		for i < len(s) && isLibpqSpace(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return toks, nil
+		}
+		tok, err := parseKeywordSetting(s, i)
+		if err == errKeywordMissingEquals {
+			return toks, err
+		}
+		toks = append(toks, tok)
+		if err != nil {
+			return toks, err
+		}
+		i = tok.end
+	}
+}
+
+// parseKeywordSetting reads the setting that starts at s[start], which is
+// not white space.
+func parseKeywordSetting(s string, start int) (kvToken, error) {
+	i := start
 	skipSpace := func() {
 		for i < len(s) && isLibpqSpace(s[i]) {
 			i++
 		}
 	}
-	for {
-		skipSpace()
-		if i == len(s) {
-			return toks, nil
-		}
-		start := i
-		for i < len(s) && s[i] != '=' && !isLibpqSpace(s[i]) {
-			i++
-		}
-		key := s[start:i]
-		skipSpace()
-		if i == len(s) || s[i] != '=' {
-			return toks, errKeywordMissingEquals
-		}
+	for i < len(s) && s[i] != '=' && !isLibpqSpace(s[i]) {
 		i++
-		skipSpace()
-		quoted := i < len(s) && s[i] == '\''
-		if quoted {
-			i++
-		}
-		vstart := i
-		var v strings.Builder
-		for i < len(s) {
-			c := s[i]
-			if c == '\\' {
-				i++
-				if i < len(s) {
-					v.WriteByte(s[i])
-					i++
-				}
-				continue
-			}
-			if quoted && c == '\'' || !quoted && isLibpqSpace(c) {
-				break
-			}
-			v.WriteByte(c)
-			i++
-		}
-		tok := kvToken{start: start, key: key, value: v.String(), rawValue: s[vstart:i]}
-		if quoted {
-			if i == len(s) {
-				tok.end = i
-				return append(toks, tok), errKeywordUnterminated
-			}
-			i++ // the closing quote
-		}
-		tok.end = i
-		toks = append(toks, tok)
 	}
+	key := s[start:i]
+	skipSpace()
+	if i == len(s) || s[i] != '=' {
+		return kvToken{}, errKeywordMissingEquals
+	}
+	i++
+	skipSpace()
+	quoted := i < len(s) && s[i] == '\''
+	if quoted {
+		i++
+	}
+	vstart := i
+	var v strings.Builder
+	for i < len(s) {
+		c := s[i]
+		if c == '\\' {
+			i++
+			if i < len(s) {
+				v.WriteByte(s[i])
+				i++
+			}
+			continue
+		}
+		if quoted && c == '\'' || !quoted && isLibpqSpace(c) {
+			break
+		}
+		v.WriteByte(c)
+		i++
+	}
+	tok := kvToken{start: start, key: key, value: v.String(), rawValue: s[vstart:i]}
+	if quoted {
+		if i == len(s) {
+			tok.end = i
+			return tok, errKeywordUnterminated
+		}
+		i++ // the closing quote
+	}
+	tok.end = i
+	return tok, nil
 }
 
 // isLibpqSpace is C's isspace, which libpq uses between settings.
@@ -354,13 +360,7 @@ var poolParams = map[string]poolParam{
 }
 
 // poolParamNames is poolParams' keys, sorted, for error messages.
-var poolParamNames = slices.Sorted(func(yield func(string) bool) {
-	for k := range poolParams {
-		if !yield(k) {
-			return
-		}
-	}
-})
+var poolParamNames = slices.Sorted(maps.Keys(poolParams))
 
 // durationSyntax matches what time.ParseDuration accepts but for range, so
 // an overflow is not reported as a missing unit.
@@ -382,9 +382,9 @@ func (c *config) applyParams(params []dsnParam) error {
 		}
 		seen[p.key] = true
 
+		// An empty pool_validation_query is allowed: it is the default,
+		// "use driver.Pinger only", and overrides WithValidationQuery.
 		if p.value == "" && p.key != "pool_validation_query" {
-			// An empty pool_validation_query is allowed: it is the
-			// default, "use driver.Pinger", and overrides a Go option.
 			if def.kind == kindReuse {
 				return fmt.Errorf("sqlpool: %s has no value; write %s=lifo or %s=fifo", p.key, p.key, p.key)
 			}
@@ -495,11 +495,13 @@ func isSecretKey(k string) bool {
 
 // secretsIn returns the secret strings (passwords) that appear in an inner
 // DSN, in every form a driver accepts, so errors can be scrubbed: as written,
-// percent-decoded and re-encoded for URL passwords; unquoted and as written
-// for keyword values. Where the DSN is ambiguous (a raw '@' or '/' in a URL
-// password), it returns every candidate the drivers' parsers could pick: a
-// wrong candidate only hides a little too much of an error message. The
-// result has no empty strings and no duplicates, longest first.
+// percent-decoded and re-encoded for URL passwords, unquoted and as written
+// for keyword values, and each of these as Go's %q prints it. Where the DSN
+// is ambiguous (a raw '@', '/', '?' or '#' in a URL password, a space in an
+// unquoted keyword password), it returns every candidate the drivers'
+// parsers could pick, and the pieces they could quote: a wrong candidate
+// only hides a little too much of an error message. The result has no empty
+// strings and no duplicates, longest first.
 func secretsIn(innerDSN string) []string {
 	var out []string
 	add := func(s string) {
@@ -520,42 +522,50 @@ func secretsIn(innerDSN string) []string {
 		}
 	}
 
-	switch {
-	case isKeywordDSN(innerDSN):
-		toks, _ := parseKeywordDSN(innerDSN) // what parsed, even if not all did
-		for _, t := range toks {
-			if isSecretKey(t.key) {
-				add(t.value)
-				add(t.rawValue)
-			}
+	// A raw '@', '/', '?' or '#' splits a URL password for some parser,
+	// which may then quote a piece: net/url reads "u:pa/ss@h" as host "u",
+	// port "pa", and says `invalid port ":pa"`; pgx reads "u:pa@ss@h" as host
+	// "ss@h", and its own redaction of a broken URL may mask half a password.
+	addURLPassword := func(raw string) {
+		addEscaped(raw)
+		for _, piece := range strings.FieldsFunc(raw, func(r rune) bool { return strings.ContainsRune("@/?#", r) }) {
+			addEscaped(piece)
 		}
-	case strings.Contains(innerDSN, "://"):
+	}
+
+	if strings.Contains(innerDSN, "://") || strings.HasPrefix(innerDSN, "//") {
 		for _, u := range urlUserinfos(innerDSN) {
-			if _, pw, ok := strings.Cut(u, ":"); ok {
-				addEscaped(pw)
+			_, pw, ok := strings.Cut(u, ":")
+			if !ok {
+				continue
 			}
+			addURLPassword(pw)
 		}
 	}
 
 	// go-sql-driver/mysql: [user[:password]@][net[(addr)]]/dbname[?params].
 	// Its ParseDSN takes the last '/', then the last '@' before it, then the
 	// first ':' before that, so the password may hold any byte. Whatever the
-	// DSN's form, this reading is one more candidate.
+	// DSN's form, this reading is one more candidate, but in a URL it reads
+	// "//user:password" or "//user", which the URL readings cover better.
 	end := strings.LastIndexByte(innerDSN, '/')
 	if end < 0 {
 		end = len(innerDSN)
 	}
 	if at := strings.LastIndexByte(innerDSN[:end], '@'); at >= 0 {
-		if _, pw, ok := strings.Cut(innerDSN[:at], ":"); ok {
+		if _, pw, ok := strings.Cut(innerDSN[:at], ":"); ok && !strings.HasPrefix(pw, "//") {
 			add(pw)
 		}
 	}
 
 	// password=... in a query, as pgx and sqlserver accept. Drivers disagree
 	// on where a query starts when a password holds a raw '?' or '@', and on
-	// whether '#' ends it, so look at every piece after a '?' or '&'.
+	// whether '#' ends it, so look at every piece after a '?' or '&'. A raw
+	// '&' in the password makes its tail a parameter without '=', which pgx
+	// quotes.
 	if !isKeywordDSN(innerDSN) {
-		for _, piece := range strings.FieldsFunc(innerDSN, func(r rune) bool { return r == '?' || r == '&' }) {
+		pieces := strings.FieldsFunc(innerDSN, func(r rune) bool { return r == '?' || r == '&' })
+		for i, piece := range pieces {
 			rawKey, rawValue, ok := strings.Cut(piece, "=")
 			if !ok {
 				continue
@@ -564,12 +574,45 @@ func secretsIn(innerDSN string) []string {
 			if err != nil {
 				key = rawKey
 			}
-			if isSecretKey(key) {
-				addEscaped(rawValue)
-				if v, _, ok := strings.Cut(rawValue, "#"); ok {
-					addEscaped(v)
-				}
+			if !isSecretKey(key) {
+				continue
 			}
+			addURLPassword(rawValue)
+			if i+1 < len(pieces) && !strings.Contains(pieces[i+1], "=") {
+				addURLPassword(pieces[i+1])
+			}
+		}
+	}
+
+	// Keyword settings, whatever the form (a keyword DSN may fail to parse
+	// before its password): a secret key at the start or after a separator
+	// (white space, '?', '&', ';', or the closing quote of the setting
+	// before), read as libpq would. libpq reads "password=pa ss" as password "pa" and
+	// a keyword "ss" missing its "=", and quotes "ss"; an unterminated quote
+	// may be a password with a space, whose words pgx may quote.
+	for i := 0; i < len(innerDSN); i++ {
+		if i > 0 && !isLibpqSpace(innerDSN[i-1]) && !strings.ContainsRune("?&;'", rune(innerDSN[i-1])) {
+			continue
+		}
+		if !slices.ContainsFunc(secretKeys, func(k string) bool {
+			return len(innerDSN)-i >= len(k) && strings.EqualFold(innerDSN[i:i+len(k)], k)
+		}) {
+			continue
+		}
+		tok, err := parseKeywordSetting(innerDSN, i)
+		if err == errKeywordMissingEquals || !isSecretKey(tok.key) {
+			continue
+		}
+		add(tok.value)
+		add(tok.rawValue)
+		if err == errKeywordUnterminated {
+			for _, w := range strings.FieldsFunc(tok.value, func(r rune) bool { return r < 0x80 && isLibpqSpace(byte(r)) }) {
+				add(w)
+			}
+			continue
+		}
+		if w := strayKeywordAt(innerDSN, tok.end); w != "" {
+			add(w)
 		}
 	}
 
@@ -582,16 +625,46 @@ func secretsIn(innerDSN string) []string {
 		}
 	}
 
+	// As %q prints them: net/url and most drivers quote what they reject.
+	for _, s := range out {
+		if q := strconv.Quote(s); q[1:len(q)-1] != s {
+			add(q[1 : len(q)-1])
+		}
+	}
+
 	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	return out
 }
 
+// strayKeywordAt returns the word at or after s[i] (after white space) if
+// libpq would take it for a keyword without "=", else "".
+func strayKeywordAt(s string, i int) string {
+	for i < len(s) && isLibpqSpace(s[i]) {
+		i++
+	}
+	start := i
+	for i < len(s) && s[i] != '=' && !isLibpqSpace(s[i]) {
+		i++
+	}
+	word := s[start:i]
+	for i < len(s) && isLibpqSpace(s[i]) {
+		i++
+	}
+	if i < len(s) && s[i] == '=' {
+		return ""
+	}
+	return word
+}
+
 // urlUserinfos returns the userinfo of a URL DSN ("user:password") as each
-// parser sees it; for a well-formed URL they all agree.
+// parser sees it; for a well-formed URL they all agree. The authority starts
+// after "scheme://", or after a leading "//" as in net/url.
 func urlUserinfos(s string) []string {
 	var out []string
-	i := strings.Index(s, "://")
-	rest := s[i+len("://"):]
+	rest, ok := strings.CutPrefix(s, "//")
+	if !ok {
+		rest = s[strings.Index(s, "://")+len("://"):]
+	}
 
 	// libpq and pgx: the first '@' if it comes before the first '/'.
 	if j := strings.IndexAny(rest, "@/"); j >= 0 && rest[j] == '@' {
@@ -615,13 +688,16 @@ func urlUserinfos(s string) []string {
 	if j := strings.LastIndexByte(auth, '@'); j >= 0 {
 		out = append(out, auth[:j])
 	}
-	// A password with a raw '/' (base64 has them): the last '@' of all, unless
-	// that '@' is in a query value.
-	if j := strings.LastIndexByte(rest, '@'); j >= 0 && !strings.ContainsAny(rest[:j], "?&#") {
+	// A password with a raw '/' (base64 has them): the last '@' of all,
+	// unless that '@' is in a query value.
+	if j := strings.LastIndexByte(rest, '@'); j >= 0 && !queryParamStart.MatchString(rest[:j]) {
 		out = append(out, rest[:j])
 	}
 	return out
 }
+
+// queryParamStart finds a "?key=" or "&key=" in a URL.
+var queryParamStart = regexp.MustCompile(`[?&][^?&#=]*=`)
 
 // redactMask replaces each run of secret text in a redacted message.
 const redactMask = "xxxxx"
