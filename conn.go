@@ -92,6 +92,7 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 // when its state is unknown: broken, released inside a transaction, or
 // reported invalid by the inner driver.
 func (c *conn) unbind() {
+	c.argsUnchecked = false
 	res := c.res
 	if res == nil {
 		return
@@ -257,7 +258,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		return nil, c.noteErr(ctx, err)
 	}
 	c.inTx = true
-	return &tx{c: c, inner: itx}, nil
+	return &tx{c: c, inner: itx, ctx: ctx}, nil
 }
 
 // Begin is BeginTx with default options.

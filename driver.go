@@ -84,20 +84,40 @@ func (d *Driver) Open(dsn string) (driver.Conn, error) {
 // connector opened with the same driver name and DSN. It does not dial.
 func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
 	key := d.name + "\x00" + dsn
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	if ps := registry.pools[key]; ps != nil {
-		ps.refs++
-		return &Connector{ps: ps, drv: d}, nil
+	if c := d.sharedConnector(key); c != nil {
+		return c, nil
 	}
+	// Build outside the registry's lock: opening the inner driver goes
+	// through sql.Open, which may come back here.
 	ps, err := d.newPoolState(dsn)
 	if err != nil {
 		return nil, err
 	}
-	ps.key = key
-	ps.refs = 1
+	registry.mu.Lock()
+	if other := registry.pools[key]; other != nil {
+		// Another Open of the same DSN won the race: share its pool.
+		other.refs++
+		registry.mu.Unlock()
+		ps.close()
+		return &Connector{ps: other, drv: d}, nil
+	}
+	ps.key, ps.refs = key, 1
 	registry.pools[key] = ps
+	registry.mu.Unlock()
 	return &Connector{ps: ps, drv: d}, nil
+}
+
+// sharedConnector returns a connector on the open pool registered under key,
+// or nil.
+func (d *Driver) sharedConnector(key string) *Connector {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	ps := registry.pools[key]
+	if ps == nil {
+		return nil
+	}
+	ps.refs++
+	return &Connector{ps: ps, drv: d}
 }
 
 func (d *Driver) newPoolState(dsn string) (*poolState, error) {

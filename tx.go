@@ -14,6 +14,7 @@ var _ driver.Tx = (*tx)(nil)
 type tx struct {
 	c     *conn
 	inner driver.Tx
+	ctx   context.Context // BeginTx's
 }
 
 // Commit forwards to the inner transaction.
@@ -27,5 +28,20 @@ func (t *tx) Commit() error {
 func (t *tx) Rollback() error {
 	err := t.inner.Rollback()
 	t.c.inTx = false
+	if t.ctx.Err() != nil && !keepsConnOnRollback(t.c.pc.inner) {
+		// database/sql rolls back a transaction whose context ended and then
+		// discards the connection, unless the driver can reset and validate
+		// it. The logical connection can, so database/sql keeps it; the
+		// physical one is treated as the inner driver would be.
+		t.c.broken = true
+	}
 	return t.c.noteErr(context.Background(), err)
+}
+
+// keepsConnOnRollback is database/sql's test (sql.go, DB.beginDC) for
+// keeping a connection after the rollback of a cancelled transaction.
+func keepsConnOnRollback(ci driver.Conn) bool {
+	_, resetter := ci.(driver.SessionResetter)
+	_, validator := ci.(driver.Validator)
+	return resetter && validator
 }
