@@ -1,0 +1,395 @@
+// Command sqlpool shows the sqlpool driver at work.
+//
+//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32]
+//
+// Without --dsn it needs no server: it runs on an SQLite database file in a
+// temporary directory. It opens the database twice, with sqlpool and with the
+// raw inner driver, both configured like a typical application that calls
+// db.SetMaxIdleConns(0) (a new connection per request), puts both under the
+// same load, and prints the queries served against the physical connections
+// opened, sqlpool's lifetime rotation and its Stat snapshot. With a
+// PostgreSQL --dsn it also kills the pool's idle backends on the server and
+// shows pre-ping replacing them before any query sees the failure.
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql" // the "mysql" driver
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	_ "github.com/lib/pq"              // the "postgres" driver
+	_ "github.com/mattn/go-sqlite3"    // the "sqlite3" driver
+
+	"github.com/sqlpool/sqlpool"
+	"github.com/sqlpool/sqlpool/pool"
+)
+
+const usageText = `usage: sqlpool <command> [flags]
+
+commands:
+  demo    show the sqlpool pool at work: on embedded SQLite by default,
+          or on any database with --dsn
+
+flags of demo:
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	interrupted := ctx.Err() != nil // before stop, which cancels ctx
+	stop()
+	var ue usageError
+	switch {
+	case err == nil:
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintln(os.Stderr, "sqlpool:", ue.msg)
+		}
+		fmt.Fprint(os.Stderr, usage())
+		os.Exit(2)
+	case interrupted:
+		fmt.Fprintln(os.Stderr, "sqlpool: interrupted")
+		os.Exit(130)
+	default:
+		fmt.Fprintln(os.Stderr, "sqlpool demo:", err)
+		os.Exit(1)
+	}
+}
+
+// usageError is returned by run for a command line it cannot use; main
+// prints the usage and exits with status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// options are the demo's flags.
+type options struct {
+	dsn      string        // sqlpool DSN; "" means a new SQLite file
+	duration time.Duration // length of each load run
+	workers  int           // concurrent goroutines in each load run
+}
+
+func demoFlags(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.dsn, "dsn", "", "sqlpool DSN, `<driver>:<inner DSN>` with optional pool_* parameters\n(default: an SQLite file in a temporary directory)")
+	fs.DurationVar(&o.duration, "duration", 4*time.Second, "how long each load run lasts")
+	fs.IntVar(&o.workers, "workers", 32, "goroutines querying concurrently in each load run")
+	return fs
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString(usageText)
+	fs := demoFlags(&options{})
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// run runs the command line args (without the program name), writing its
+// report to stdout. It returns a usageError for a bad command line, and
+// ctx's error if ctx ends first.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{}
+	}
+	switch args[0] {
+	case "demo":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage())
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	var o options
+	fs := demoFlags(&o)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage())
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usageError{fmt.Sprintf("demo takes no arguments, got %q", fs.Args())}
+	case o.duration <= 0:
+		return usageError{fmt.Sprintf("--duration must be > 0, got %v", o.duration)}
+	case o.workers < 1:
+		return usageError{fmt.Sprintf("--workers must be >= 1, got %d", o.workers)}
+	}
+	return demo(ctx, o, stdout)
+}
+
+// demoLifetime is the pool_max_conn_lifetime the demo uses when the DSN sets
+// none: short enough for about four rotations in one load run.
+func demoLifetime(run time.Duration) time.Duration {
+	return max(run/4, 100*time.Millisecond).Round(10 * time.Millisecond)
+}
+
+// target is the database the demo runs against.
+type target struct {
+	dsn       string // the sqlpool DSN opened
+	inner     string // its inner DSN, pool_* parameters included
+	driver    string // the inner driver's name
+	rawDSN    string // the inner DSN without pool_* parameters
+	added     []string
+	postgres  bool
+	query     string // the load query
+	queryArgs func(i int) []any
+	appName   string // PostgreSQL application_name of the demo's pools; "" otherwise
+}
+
+func isPostgresDriver(name string) bool {
+	return name == "postgres" || name == "pgx" || name == "pgx/v5"
+}
+
+func newTarget(o options, tmpDir string) (target, error) {
+	lifetime := demoLifetime(o.duration)
+	dsn := o.dsn
+	if dsn == "" {
+		dsn = fmt.Sprintf("sqlite3:file:%s?_busy_timeout=5000&_journal_mode=WAL&pool_max_conns=4&pool_max_conn_lifetime=%v&pool_max_conn_lifetime_jitter=%v",
+			filepath.Join(tmpDir, "demo.db"), lifetime, lifetime/5)
+	}
+	name, inner, ok := splitDSN(dsn)
+	if !ok {
+		return target{}, usageError{`--dsn must be "<inner driver>:<inner DSN>", e.g. "postgres:postgres://user@host/db?sslmode=disable"`}
+	}
+	t := target{driver: name, postgres: isPostgresDriver(name), query: "SELECT 1"}
+	if o.dsn == "" {
+		t.query = "SELECT name FROM demo WHERE id = ?"
+		t.queryArgs = func(i int) []any { return []any{i%demoRows + 1} }
+	}
+	// Without a lifetime of its own, the pool would keep its connections
+	// for an hour: give it one the run can show.
+	if _, ok := getParam(inner, "pool_max_conn_lifetime"); !ok {
+		inner = setParam(inner, "pool_max_conn_lifetime", lifetime.String())
+		t.added = append(t.added, "pool_max_conn_lifetime="+lifetime.String())
+		if _, ok := getParam(inner, "pool_max_conn_lifetime_jitter"); !ok {
+			inner = setParam(inner, "pool_max_conn_lifetime_jitter", (lifetime / 5).String())
+			t.added = append(t.added, "pool_max_conn_lifetime_jitter="+(lifetime/5).String())
+		}
+	}
+	if t.postgres {
+		t.appName = fmt.Sprintf("sqlpool-demo-%d", os.Getpid())
+		if _, ok := getParam(inner, "application_name"); !ok {
+			inner = setParam(inner, "application_name", t.appName)
+			t.added = append(t.added, "application_name="+t.appName)
+		}
+	}
+	t.dsn, t.inner = name+":"+inner, inner
+	t.rawDSN = withoutPoolParams(inner)
+	return t, nil
+}
+
+const demoRows = 100
+
+func demo(ctx context.Context, o options, w io.Writer) error {
+	tmpDir, err := os.MkdirTemp("", "sqlpool-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmpDir)
+	t, err := newTarget(o, tmpDir)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "sqlpool demo: %s, %d workers, %v per load run\n", t.driver, o.workers, o.duration)
+
+	// 1. Open.
+	section(w, "1. Open: the same database through sqlpool and through the raw driver")
+	tw := table(w)
+	fmt.Fprintf(tw, "sqlpool\tsql.Open(%q, %q)\n", sqlpool.DriverName, redactDSN(t.dsn))
+	fmt.Fprintf(tw, "raw\tsql.Open(%q, %q)\n", t.driver, redactInner(t.rawDSN))
+	if len(t.added) > 0 {
+		fmt.Fprintf(tw, "added\t%s (not in --dsn)\n", strings.Join(t.added, " "))
+	}
+	fmt.Fprintf(tw, "both\tdb.SetMaxIdleConns(0): database/sql closes every connection it gets back\n")
+	tw.Flush()
+
+	raw, err := sql.Open(t.driver, t.rawDSN)
+	if err != nil {
+		return fmt.Errorf("opening the raw %s database: %w", t.driver, err)
+	}
+	defer raw.Close()
+	db, err := sql.Open(sqlpool.DriverName, t.dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	raw.SetMaxIdleConns(0)
+	db.SetMaxIdleConns(0)
+
+	if err := raw.PingContext(ctx); err != nil {
+		return fmt.Errorf("connecting with the raw %s driver: %w", t.driver, err)
+	}
+	if o.dsn == "" {
+		if err := createDemoTable(ctx, raw); err != nil {
+			return err
+		}
+	}
+
+	// 2. Load.
+	section(w, fmt.Sprintf("2. Load: %d workers run %s for %v, on each database", o.workers, t.query, o.duration))
+	rawStart := rawOpened(raw.Stats())
+	rawRes, err := runLoad(ctx, raw, o, t, false, func() probe { return probe{open: raw.Stats().OpenConnections} })
+	if err != nil {
+		return err
+	}
+	rawPhysical := rawOpened(raw.Stats()) - rawStart
+	rawLogical := rawPhysical
+	raw.Close() // its connections are all closed already; none linger into step 5
+
+	before, err := sqlpool.DBStat(ctx, db)
+	if err != nil {
+		return err
+	}
+	poolName := before.Name
+	dbStart := rawOpened(db.Stats())
+	res, err := runLoad(ctx, db, o, t, true, func() probe { return poolProbe(poolName) })
+	if err != nil {
+		return err
+	}
+	logical := rawOpened(db.Stats()) - dbStart
+	after, err := sqlpool.DBStat(ctx, db)
+	if err != nil {
+		return err
+	}
+
+	tw = table(w)
+	fmt.Fprintf(tw, "\tqueries\terrors\tqueries/s\tdatabase/sql conns\tphysical conns\tpeak physical\n")
+	printLoadRow(tw, "raw "+t.driver, rawRes, rawLogical, rawPhysical)
+	printLoadRow(tw, "sqlpool", res, logical, after.CreatedCount-before.CreatedCount)
+	tw.Flush()
+	fmt.Fprintln(w, "database/sql conns: opened by database/sql (db.Stats: open + closed); physical: dialed to the")
+	fmt.Fprintln(w, "database (raw: the same; sqlpool: Stat().CreatedCount); peak: most open at once, sampled")
+	for _, r := range []struct {
+		name string
+		res  loadResult
+	}{{"raw " + t.driver, rawRes}, {"sqlpool", res}} {
+		if r.res.firstErr != nil {
+			fmt.Fprintf(w, "first error (%s): %v\n", r.name, r.res.firstErr)
+		}
+	}
+
+	// 3. Lifetime rotation.
+	lifetime := durationParam(t.inner, "pool_max_conn_lifetime", time.Hour)
+	jitter := durationParam(t.inner, "pool_max_conn_lifetime_jitter", lifetime/10)
+	section(w, fmt.Sprintf("3. Lifetime rotation: pool_max_conn_lifetime=%v, jitter 0-%v, pool_max_conns=%d", lifetime, jitter, after.MaxSize))
+	tw = table(w)
+	fmt.Fprintf(tw, "t\topen\tcreated\tretired (lifetime)\n")
+	for _, s := range res.timeline {
+		label := "before"
+		if s.at > 0 {
+			label = fmtDur(s.at)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", label, s.open, s.created, s.lifetime)
+	}
+	tw.Flush()
+	retired := after.DestroyedCount(pool.ReasonLifetime) - before.DestroyedCount(pool.ReasonLifetime)
+	if retired == 0 {
+		fmt.Fprintf(w, "no connection reached its lifetime (%v) within the %v run\n", lifetime, o.duration)
+	} else {
+		fmt.Fprintf(w, "%d retired by lifetime, each replaced by a new connection (created)\n", retired)
+	}
+	// The connections retired are the ones whose last query came first:
+	// those in use until the end are still open.
+	if gone := after.CreatedCount - before.CreatedCount - int64(after.Total); gone > 0 && int64(len(res.seen)) > gone {
+		lo, hi := time.Duration(1<<63-1), time.Duration(0)
+		for _, s := range res.seen[:gone] {
+			lo, hi = min(lo, s.last-s.first), max(hi, s.last-s.first)
+		}
+		if jitter > 0 {
+			fmt.Fprintf(w, "each was seen serving queries for %s to %s: lifetime plus its own jitter, so they do not all go at once\n", fmtDur(lo), fmtDur(hi))
+		} else {
+			fmt.Fprintf(w, "each was seen serving queries for %s to %s: no jitter, so connections made together expire together\n", fmtDur(lo), fmtDur(hi))
+		}
+	}
+	verdict := "the cap held"
+	if res.peak > after.MaxSize {
+		verdict = "THE CAP WAS EXCEEDED"
+	}
+	fmt.Fprintf(w, "at most %d physical connections open (sampled) with pool_max_conns=%d: %s\n", res.peak, after.MaxSize, verdict)
+
+	// 4. Stat.
+	section(w, "4. sqlpool.DBStat(ctx, db): the pool after the run")
+	printStat(w, after)
+
+	// 5. Pre-ping.
+	if !t.postgres {
+		section(w, "5. Pre-ping: skipped")
+		fmt.Fprintln(w, "killing connections server-side needs PostgreSQL: --dsn 'postgres:postgres://…' or 'pgx:postgres://…'")
+		return ctx.Err()
+	}
+	return prePing(ctx, w, t)
+}
+
+// createDemoTable makes the small table the SQLite load queries.
+func createDemoTable(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE demo (id INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating the demo table: %w", err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for i := 1; i <= demoRows; i++ {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO demo (id, name) VALUES (?, ?)`, i, fmt.Sprintf("row %d", i)); err != nil {
+			return fmt.Errorf("filling the demo table: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// rawOpened is how many connections database/sql has opened, as far as its
+// Stats tell: those open now and those it closed for its limits.
+// Connections dropped after a driver.ErrBadConn are not in any counter.
+func rawOpened(s sql.DBStats) int64 {
+	return int64(s.OpenConnections) + s.MaxIdleClosed + s.MaxIdleTimeClosed + s.MaxLifetimeClosed
+}
+
+func printLoadRow(tw io.Writer, name string, r loadResult, logical, physical int64) {
+	qps := float64(r.queries) / r.elapsed.Seconds()
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%d\t%d\t%d\n", name, r.queries, r.errors, qps, logical, physical, r.peak)
+}
+
+func printStat(w io.Writer, s sqlpool.Stat) {
+	var avgWait time.Duration
+	if s.WaitCount > 0 {
+		avgWait = s.WaitDuration / time.Duration(s.WaitCount)
+	}
+	tw := table(w)
+	fmt.Fprintf(tw, "max\t%d\tacquires\t%d\tcreated\t%d\n", s.MaxSize, s.AcquireCount, s.CreatedCount)
+	fmt.Fprintf(tw, "total\t%d\twaits\t%d\tcreate errors\t%d\n", s.Total, s.WaitCount, s.CreateErrorCount)
+	fmt.Fprintf(tw, "idle\t%d\tavg wait\t%v\tunavailable\t%d\n", s.Idle, avgWait.Round(time.Microsecond), s.UnavailableCount)
+	fmt.Fprintf(tw, "in use\t%d\ttimeouts\t%d\tcanceled\t%d\n", s.InUse, s.TimeoutCount, s.CanceledCount)
+	fmt.Fprintf(tw, "waiting\t%d\n", s.Waiting)
+	var reasons []string
+	for _, r := range pool.DestroyReasons() {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, s.DestroyedCount(r)))
+	}
+	fmt.Fprintf(tw, "destroyed\t%s\n", strings.Join(reasons, ", "))
+	tw.Flush()
+}
+
+func section(w io.Writer, title string) { fmt.Fprintf(w, "\n== %s\n", title) }
+
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// fmtDur prints d to two decimals of a second ("1.25s").
+func fmtDur(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }

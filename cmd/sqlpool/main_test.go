@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sqlpool/sqlpool/internal/testdb"
+)
+
+// runDemo runs the demo with args and returns its report.
+func runDemo(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, append([]string{"demo"}, args...), &out)
+	t.Logf("report:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("run: got error %v, want nil", err)
+	}
+	return out.String()
+}
+
+// section returns the lines of the report's section whose title starts
+// with prefix ("2."), failing the test if there is none.
+func sectionLines(t *testing.T, report, prefix string) []string {
+	t.Helper()
+	var (
+		lines []string
+		in    bool
+	)
+	for line := range strings.Lines(report) {
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "== ") {
+			in = strings.HasPrefix(line, "== "+prefix)
+			continue
+		}
+		if in {
+			lines = append(lines, line)
+		}
+	}
+	if lines == nil {
+		t.Fatalf("the report has no section %q", prefix)
+	}
+	return lines
+}
+
+// row returns the whole-number columns of the line of lines that starts with
+// label followed by spaces, failing the test if there is none.
+func row(t *testing.T, lines []string, label string) []int64 {
+	t.Helper()
+	for _, line := range lines {
+		rest, ok := strings.CutPrefix(line, label+"  ")
+		if !ok {
+			continue
+		}
+		var nums []int64
+		for _, f := range strings.Fields(rest) {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				nums = append(nums, -1) // not a number ("-")
+				continue
+			}
+			nums = append(nums, n)
+		}
+		return nums
+	}
+	t.Fatalf("no row %q in:\n%s", label, strings.Join(lines, "\n"))
+	return nil
+}
+
+func TestDemoOnSQLiteServesTheLoadWithFourConnectionsAndNoErrors(t *testing.T) {
+	goroutines := runtime.NumGoroutine()
+	report := runDemo(t, "--duration", "1s", "--workers", "8")
+
+	for _, title := range []string{"== 1. Open", "== 2. Load", "== 3. Lifetime rotation", "== 4. sqlpool.DBStat", "== 5. Pre-ping: skipped"} {
+		if !strings.Contains(report, title) {
+			t.Errorf("the report has no section %q", title)
+		}
+	}
+
+	// Columns: queries, errors, queries/s, database/sql conns, physical, peak.
+	load := sectionLines(t, report, "2.")
+	raw, pooled := row(t, load, "raw sqlite3"), row(t, load, "sqlpool")
+	if len(raw) != 6 || len(pooled) != 6 {
+		t.Fatalf("load rows: got %v and %v, want 6 numbers each", raw, pooled)
+	}
+	if raw[0] == 0 || pooled[0] == 0 {
+		t.Errorf("queries served: got raw %d, sqlpool %d, want both > 0", raw[0], pooled[0])
+	}
+	if raw[1] != 0 || pooled[1] != 0 {
+		t.Errorf("errors: got raw %d, sqlpool %d, want 0 and 0", raw[1], pooled[1])
+	}
+	if pooled[4] < 1 || pooled[4] > pooled[0] {
+		t.Errorf("sqlpool physical connections: got %d, want between 1 and %d", pooled[4], pooled[0])
+	}
+	if pooled[5] > 4 {
+		t.Errorf("sqlpool peak physical connections: got %d, want <= pool_max_conns 4", pooled[5])
+	}
+
+	rotation := strings.Join(sectionLines(t, report, "3."), "\n")
+	if !strings.Contains(rotation, "pool_max_conns=4: the cap held") {
+		t.Errorf("section 3 does not say the cap held:\n%s", rotation)
+	}
+	// With a 1s run the demo's lifetime is 250ms: connections rotate.
+	if !strings.Contains(rotation, "retired by lifetime, each replaced") {
+		t.Errorf("section 3 shows no lifetime retirement:\n%s", rotation)
+	}
+
+	stat := sectionLines(t, report, "4.")
+	if got := row(t, stat, "max"); len(got) < 1 || got[0] != 4 {
+		t.Errorf("Stat max: got %v, want 4 first", got)
+	}
+	if got := row(t, stat, "in use"); len(got) < 1 || got[0] != 0 {
+		t.Errorf("Stat in use after the run: got %v, want 0 first", got)
+	}
+	// "in use  0  timeouts  0  canceled  0"
+	if got := row(t, stat, "in use"); len(got) < 3 || got[2] != 0 {
+		t.Errorf("Stat timeouts: got %v, want 0 third", got)
+	}
+
+	// Every DB is closed: no goroutine of the demo is left running.
+	testdb.WaitFor(t, "the demo's goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
+}
+
+func TestDemoOnPostgresPrePingReplacesKilledConnectionsWithoutFailedQueries(t *testing.T) {
+	u := testdb.PostgresURL(t)
+	for _, driverName := range []string{"postgres", "pgx"} {
+		t.Run(driverName, func(t *testing.T) {
+			dsn := driverName + ":" + testdb.WithParams(u, "pool_max_conns", "4", "pool_max_conn_lifetime", "500ms")
+			report := runDemo(t, "--dsn", dsn, "--duration", "1s", "--workers", "8")
+
+			load := sectionLines(t, report, "2.")
+			if got := row(t, load, "sqlpool"); len(got) != 6 || got[1] != 0 {
+				t.Errorf("sqlpool load row: got %v, want 0 errors second", got)
+			}
+
+			// Columns: killed, queries, failed, replaced by pre-ping.
+			preping := sectionLines(t, report, "5.")
+			for _, label := range []string{"sqlpool, db.QueryRow", "sqlpool, sql.Conn"} {
+				got := row(t, preping, label)
+				if len(got) != 4 {
+					t.Fatalf("%s: got %v, want 4 numbers", label, got)
+				}
+				killed, queries, failed, replaced := got[0], got[1], got[2], got[3]
+				if killed < 1 {
+					t.Errorf("%s: killed %d backends, want >= 1", label, killed)
+				}
+				if queries != prePingQueries || failed != 0 {
+					t.Errorf("%s: got %d of %d queries failed, want 0 of %d", label, failed, queries, prePingQueries)
+				}
+				if replaced != killed {
+					t.Errorf("%s: pre-ping replaced %d connections, want the %d killed", label, replaced, killed)
+				}
+			}
+			// The raw rows are there; their failures depend on the driver.
+			row(t, preping, "raw "+driverName+", db.QueryRow")
+			row(t, preping, "raw "+driverName+", sql.Conn")
+		})
+	}
+}
+
+func TestRunRejectsABadCommandLineWithUsage(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"nope"},
+		{"demo", "--bogus"},
+		{"demo", "--workers", "0"},
+		{"demo", "--duration", "-1s"},
+		{"demo", "extra"},
+		{"demo", "--dsn", "postgres://u@h/db"},
+	} {
+		var out bytes.Buffer
+		err := run(context.Background(), args, &out)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("run(%q): got error %v, want a usageError", args, err)
+		}
+	}
+}
+
+func TestRedactDSNMasksPasswords(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres:postgres://app:s3cret@db:5432/app?sslmode=disable&pool_max_conns=4",
+			"postgres:postgres://app:xxxxx@db:5432/app?sslmode=disable&pool_max_conns=4"},
+		{"pgx:postgres://app@db/app", "pgx:postgres://app@db/app"},
+		{"postgres:host=db user=app password='a b\\'c' dbname=app pool_max_conns=4",
+			"postgres:host=db user=app password=xxxxx dbname=app pool_max_conns=4"},
+		{"postgres:host=db password=s3cret", "postgres:host=db password=xxxxx"},
+		{"mysql:root:s3cret@tcp(127.0.0.1:3306)/test?pool_max_conns=4",
+			"mysql:root:xxxxx@tcp(127.0.0.1:3306)/test?pool_max_conns=4"},
+		{"mysql:root@tcp(127.0.0.1:3306)/test", "mysql:root@tcp(127.0.0.1:3306)/test"},
+		{"sqlite3:file:/tmp/a.db?_auth_user=u&_auth_pass=s3cret&pool_max_conns=2",
+			"sqlite3:file:/tmp/a.db?_auth_user=u&_auth_pass=xxxxx&pool_max_conns=2"},
+		{"sqlite3:file:/tmp/a.db", "sqlite3:file:/tmp/a.db"},
+	} {
+		if got := redactDSN(tc.in); got != tc.want {
+			t.Errorf("redactDSN(%q):\ngot  %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestDSNEditing(t *testing.T) {
+	for _, tc := range []struct{ name, got, want string }{
+		{"strip URL", withoutPoolParams("postgres://u@h/db?pool_max_conns=4&sslmode=disable&pool_name=x"), "postgres://u@h/db?sslmode=disable"},
+		{"strip all", withoutPoolParams("file:/tmp/a.db?pool_max_conns=4"), "file:/tmp/a.db"},
+		{"strip mysql", withoutPoolParams("root:p?w@tcp(h:3306)/test?pool_max_conns=4&parseTime=true"), "root:p?w@tcp(h:3306)/test?parseTime=true"},
+		{"strip keyword", withoutPoolParams("host=h pool_max_conns=4 dbname='a b'"), "host=h dbname='a b'"},
+		{"set new", setParam("postgres://u@h/db", "application_name", "demo"), "postgres://u@h/db?application_name=demo"},
+		{"set replaces", setParam("postgres://u@h/db?pool_max_conn_lifetime=1s&x=1", "pool_max_conn_lifetime", "0"), "postgres://u@h/db?x=1&pool_max_conn_lifetime=0"},
+		{"set keyword", setParam("host=h application_name=old", "application_name", "new one"), "host=h application_name='new one'"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if got := durationParam("host=h pool_ping_idle_after = 3s", "pool_ping_idle_after", time.Second); got != 3*time.Second {
+		t.Errorf("durationParam of a keyword DSN: got %v, want 3s", got)
+	}
+	if got := durationParam("file:a.db", "pool_ping_idle_after", time.Second); got != time.Second {
+		t.Errorf("durationParam without the parameter: got %v, want the default 1s", got)
+	}
+}
