@@ -128,7 +128,7 @@ func (d *Driver) newPoolState(dsn string) (*poolState, error) {
 			return nil, err
 		}
 	}
-	cfg, cleanDSN, err := buildConfig(innerDSN, d.opts)
+	cfg, cleanDSN, err := buildConfig(innerName, innerDSN, d.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,7 @@ func (d *Driver) newPoolState(dsn string) (*poolState, error) {
 
 // buildConfig applies defaults, then opts, then the DSN's pool_* parameters,
 // and validates the result.
-func buildConfig(innerDSN string, opts []Option) (config, string, error) {
+func buildConfig(innerName, innerDSN string, opts []Option) (config, string, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
@@ -153,6 +153,7 @@ func buildConfig(innerDSN string, opts []Option) (config, string, error) {
 	if err := cfg.applyParams(params); err != nil {
 		return cfg, "", err
 	}
+	cfg.forDriver(innerName)
 	if err := cfg.validate(); err != nil {
 		return cfg, "", err
 	}

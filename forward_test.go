@@ -817,10 +817,6 @@ func TestForwardExecResults(t *testing.T) {
 						return v.run(ctx, t, s.db, func(r fwdRunner, prepare bool) []any {
 							var out []any
 							for _, step := range steps {
-								if prepare && step.name == "select" && d.name == "sqlite3" {
-									// See TestForwardSQLitePreparedExecOfSelectReleasesTheLockOnClose.
-									continue
-								}
 								q := d.sql(step.query, table)
 								if !prepare {
 									out = append(out, step.name, fwdExecResult(r.ExecContext(ctx, q, step.args...)))
@@ -1361,12 +1357,9 @@ func TestForwardContextCancel(t *testing.T) {
 // fails with "database is locked" (SQLITE_BUSY) for as long as that physical
 // connection sits idle in the pool.
 //
-// Known bug, so skipped unless SQLPOOL_TEST_KNOWN_BUGS=1: see the report of
-// issue 2, item 2. With pool_stmt_cache_size=0 it passes.
+// sqlpool therefore keeps no statement cache for SQLite unless
+// pool_stmt_cache_size is set, and this passes with the default and with 0.
 func TestForwardSQLitePreparedExecOfSelectReleasesTheLockOnClose(t *testing.T) {
-	if os.Getenv("SQLPOOL_TEST_KNOWN_BUGS") == "" {
-		t.Skip("known bug: sqlpool's statement cache keeps a stepped go-sqlite3 statement (and its lock) after Stmt.Close; set SQLPOOL_TEST_KNOWN_BUGS=1 to run")
-	}
 	var d fwdDriver
 	for _, x := range fwdDrivers() {
 		if x.name == "sqlite3" {

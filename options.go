@@ -26,6 +26,7 @@ type config struct {
 	leakThreshold         time.Duration // pool_leak_threshold; 0 means leak detection is off
 	reuseFIFO             bool          // pool_reuse=fifo; default lifo
 	stmtCacheSize         int           // pool_stmt_cache_size; 0 means statements live only for one hand-out
+	stmtCacheSet          bool          // stmtCacheSize was set explicitly; else it depends on the inner driver
 	logger                *slog.Logger  // Go only; nil means slog.Default()
 }
 
@@ -184,7 +185,23 @@ func WithFIFOReuse(fifo bool) Option { return func(c *config) { c.reuseFIFO = fi
 // WithStmtCacheSize bounds the prepared statements kept per physical
 // connection (pool_stmt_cache_size); 0 means a statement is prepared again on
 // each hand-out and closed when the hand-out ends. Default 256.
-func WithStmtCacheSize(n int) Option { return func(c *config) { c.stmtCacheSize = n } }
+func WithStmtCacheSize(n int) Option {
+	return func(c *config) { c.stmtCacheSize, c.stmtCacheSet = n, true }
+}
+
+// inProcessDrivers are SQLite drivers. Their statements hold database locks
+// while they are part-way through a result (go-sqlite3's Exec of a SELECT
+// leaves it so until the statement is closed), and preparing one costs no
+// round trip; so a statement must close when the application closes it, and
+// the cache is off unless set explicitly.
+var inProcessDrivers = map[string]bool{"sqlite3": true, "sqlite": true}
+
+// forDriver adjusts the defaults that depend on the inner driver.
+func (c *config) forDriver(innerName string) {
+	if !c.stmtCacheSet && inProcessDrivers[innerName] {
+		c.stmtCacheSize = 0
+	}
+}
 
 // WithLogger sets the logger for the pool's reports. Default slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
