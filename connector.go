@@ -32,6 +32,7 @@ type poolState struct {
 	cfg       config
 	inner     driver.Connector
 	pool      *pool.Pool[*pconn]
+	secrets   []string // passwords in the inner DSN, scrubbed from dial errors
 
 	// checksArgs records whether the inner driver's connections implement
 	// driver.NamedValueChecker, learned from the first one dialed:
@@ -79,7 +80,9 @@ func newPoolState(innerName string, inner driver.Connector, cfg config) (*poolSt
 func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	ic, err := ps.inner.Connect(ctx)
 	if err != nil {
-		return nil, err
+		// Some drivers quote their DSN when they fail to connect; this error
+		// reaches applications and logs as the pool's last dial error.
+		return nil, redactError(err, ps.secrets)
 	}
 	if ps.checksArgs.Load() == 0 {
 		v := uint32(1)

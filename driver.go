@@ -136,7 +136,12 @@ func (d *Driver) newPoolState(dsn string) (*poolState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newPoolState(innerName, inner, cfg)
+	ps, err := newPoolState(innerName, inner, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ps.secrets = secretsIn(cleanDSN)
+	return ps, nil
 }
 
 // buildConfig applies defaults, then opts, then the DSN's pool_* parameters,
