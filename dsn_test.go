@@ -201,7 +201,7 @@ func TestApplyParamsSetsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := defaultConfig()
-	want.maxConns, want.minConns, want.minIdleConns, want.stmtCacheSize = 20, 2, 3, 0
+	want.maxConns, want.minConns, want.minIdleConns, want.stmtCacheSize, want.stmtCacheSet = 20, 2, 3, 0, true
 	want.maxConnLifetime = 90 * time.Minute
 	want.maxConnLifetimeJitter, want.jitterSet = 0, true
 	want.maxConnIdleTime = 0
