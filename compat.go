@@ -231,7 +231,9 @@ func (c ccChecker) CheckNamedValue(nv *driver.NamedValue) error {
 		return driver.ErrSkip
 	}
 	index := nv.Ordinal - 1
-	if c.want <= index {
+	// A statement that does not know its count (NumInput -1) has every
+	// argument converted (database/sql since golang/go#68342).
+	if c.want >= 0 && c.want <= index {
 		return nil
 	}
 	if vr, ok := nv.Value.(driver.Valuer); ok {

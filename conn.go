@@ -40,7 +40,7 @@ type conn struct {
 
 	broken        bool         // an operation on the binding failed at the connection level
 	inTx          bool         // a transaction is open on the binding
-	argsUnchecked bool         // CheckNamedValue accepted arguments while unbound; convert them on use
+	argsUnchecked bool         // CheckNamedValue accepted arguments unconverted; convert them on use
 	epoch         uint64       // counts binds; statements prepared without the cache live for one
 	bindStmts     []*ownedStmt // statements prepared in this binding with the cache off
 	closed        bool
@@ -141,8 +141,8 @@ func (c *conn) noteErr(ctx context.Context, err error) error {
 	return err
 }
 
-// args converts arguments that CheckNamedValue accepted while unbound,
-// now that the inner connection is known.
+// args converts arguments that CheckNamedValue accepted unconverted, now
+// that the inner connection is known and will run the statement itself.
 func (c *conn) args(pc *pconn, args []driver.NamedValue) ([]driver.NamedValue, error) {
 	if !c.argsUnchecked {
 		return args, nil
@@ -152,24 +152,31 @@ func (c *conn) args(pc *pconn, args []driver.NamedValue) ([]driver.NamedValue, e
 	return convertArgs(nvc, nil, -1, args)
 }
 
-// CheckNamedValue forwards to the inner connection's NamedValueChecker, or
-// returns driver.ErrSkip (database/sql's default conversion) without one.
-// database/sql calls it before the operation and without a context, often
-// while no physical connection is bound; rather than wait for one without a
-// context, sqlpool then accepts the value and converts it the same way at
-// the start of the operation.
-func (c *conn) CheckNamedValue(nv *driver.NamedValue) error {
-	if c.pc != nil {
-		if nvc, ok := c.pc.inner.(driver.NamedValueChecker); ok {
-			return nvc.CheckNamedValue(nv)
-		}
-		return driver.ErrSkip
-	}
-	if !c.ps.innerChecksArgs() {
-		return driver.ErrSkip
-	}
+// CheckNamedValue accepts the value as it is; ExecContext and QueryContext
+// convert the arguments as database/sql would have for the inner connection
+// (its NamedValueChecker, else the default conversion). database/sql calls
+// it for an Exec or Query on the connection, without a context and often
+// while no physical connection is bound. And only the operation knows
+// whether database/sql converts for the connection at all: for an inner
+// connection without Execer (Queryer) it prepares a statement instead and
+// converts for the statement only, with the statement's NamedValueChecker
+// and ColumnConverter, which may accept what the connection's would refuse.
+func (c *conn) CheckNamedValue(*driver.NamedValue) error {
 	c.argsUnchecked = true
 	return nil
+}
+
+// runsDirectly reports whether the inner connection runs an Exec (or, for
+// query, a Query) without a prepared statement.
+func runsDirectly(ci driver.Conn, query bool) bool {
+	if query {
+		_, qc := ci.(driver.QueryerContext)
+		_, q := ci.(driver.Queryer) //nolint:staticcheck // legacy drivers
+		return qc || q
+	}
+	_, ec := ci.(driver.ExecerContext)
+	_, e := ci.(driver.Execer) //nolint:staticcheck // legacy drivers
+	return ec || e
 }
 
 // ExecContext forwards to the inner ExecerContext (or Execer), or returns
@@ -178,6 +185,11 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	pc, err := c.bind(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if !runsDirectly(pc.inner, false) {
+		// database/sql converts the arguments for the statement it prepares.
+		c.argsUnchecked = false
+		return nil, driver.ErrSkip
 	}
 	if args, err = c.args(pc, args); err != nil {
 		return nil, err
@@ -202,6 +214,11 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	pc, err := c.bind(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if !runsDirectly(pc.inner, true) {
+		// database/sql converts the arguments for the statement it prepares.
+		c.argsUnchecked = false
+		return nil, driver.ErrSkip
 	}
 	if args, err = c.args(pc, args); err != nil {
 		return nil, err

@@ -34,11 +34,6 @@ type poolState struct {
 	pool      *pool.Pool[*pconn]
 	secrets   []string // passwords in the inner DSN, scrubbed from dial errors
 
-	// checksArgs records whether the inner driver's connections implement
-	// driver.NamedValueChecker, learned from the first one dialed:
-	// 0 unknown, 1 no, 2 yes.
-	checksArgs atomic.Uint32
-
 	key  string // registry key; "" for connectors made by NewConnector or Wrap
 	refs int    // open Connectors; guarded by registry.mu
 }
@@ -84,13 +79,6 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		// reaches applications and logs as the pool's last dial error.
 		return nil, redactError(err, ps.secrets)
 	}
-	if ps.checksArgs.Load() == 0 {
-		v := uint32(1)
-		if _, ok := ic.(driver.NamedValueChecker); ok {
-			v = 2
-		}
-		ps.checksArgs.Store(v)
-	}
 	pc := &pconn{inner: ic, ps: ps}
 	if ps.cfg.stmtCacheSize > 0 {
 		pc.stmts = newStmtCache(ps.cfg.stmtCacheSize)
@@ -112,10 +100,6 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 	}
 	return nil
 }
-
-// innerChecksArgs reports whether the inner connections may convert
-// arguments themselves (true when not yet known).
-func (ps *poolState) innerChecksArgs() bool { return ps.checksArgs.Load() != 1 }
 
 func (ps *poolState) close() { ps.pool.Close() }
 
