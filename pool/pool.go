@@ -185,7 +185,6 @@ type Pool[T any] struct {
 	backoff    time.Duration  // current delay between failed constructions
 	nextTry    time.Time      // no construction before this while failing
 	retry      *time.Timer    // pending retry of a failed construction, nil if none
-	probe      bool           // an Acquire failed fast: try one construction even with no waiter
 	stats      Stat           // cumulative counters; gauges are computed in Stat
 }
 
@@ -273,7 +272,6 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 		}
 		if err := p.failFastLocked(now); err != nil {
 			p.stats.UnavailableCount++
-			p.probe = true
 			p.fillLocked(ctx)
 			p.mu.Unlock()
 			p.destroyAll(expired)
@@ -587,10 +585,14 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 	}
 	want := p.waiters.Len() - p.creating
 	want = max(want, p.cfg.MinSize-p.total, p.cfg.MinIdle-p.idleCount-p.creating)
-	if p.probe && !p.failSince.IsZero() {
-		// An Acquire that failed fast still gets the next attempt started
-		// (once the backoff allows), so the pool notices the resource is back
-		// without anyone having to wait for it.
+	if !p.failSince.IsZero() {
+		// While constructions are failing, the next attempt is started (once
+		// the backoff allows) whether or not anyone waits: the pool notices
+		// by itself that the resource is back, and failFastLocked never
+		// judges by a failure nobody retried (a blip whose only waiter gave
+		// up would otherwise fail Acquires long after the resource is back).
+		// A construction can always start: failSince is set only by a
+		// failure, which leaves total below MaxSize.
 		want = max(want, 1)
 	}
 	want = min(want, p.cfg.MaxSize-p.total)
@@ -609,7 +611,6 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 		}
 		want = 1
 	}
-	p.probe = false
 	cctx := context.WithoutCancel(ctx)
 	for range want {
 		p.total++

@@ -24,7 +24,7 @@ import (
 // Defaults for the local servers; override with the environment variables.
 const (
 	DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" // SQLPOOL_TEST_POSTGRES
-	DefaultMySQL    = "root@tcp(127.0.0.1:3306)/test"                          // SQLPOOL_TEST_MYSQL
+	DefaultMySQL    = "root@tcp(127.0.0.1:3306)/test"                           // SQLPOOL_TEST_MYSQL
 )
 
 // InCI reports whether the tests run in CI, where unreachable servers fail
