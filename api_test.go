@@ -14,8 +14,10 @@ import (
 )
 
 func TestRegisterWrapsTheInnerDriverWithItsOwnSettingsUnderDSNParameters(t *testing.T) {
-	sqlpool.Register("sqlpool-test-registered", "postgres", sqlpool.WithMaxConns(7), sqlpool.WithName("registered"))
-	db, err := sql.Open("sqlpool-test-registered", testdb.WithParams(testdb.PostgresURL(t), "pool_min_conns", "1"))
+	// Like sql.Register, Register panics on a name already taken: one per run.
+	name := testdb.AppName(t)
+	sqlpool.Register(name, "postgres", sqlpool.WithMaxConns(7), sqlpool.WithName("registered"))
+	db, err := sql.Open(name, testdb.WithParams(testdb.PostgresURL(t), "pool_min_conns", "1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +32,7 @@ func TestRegisterWrapsTheInnerDriverWithItsOwnSettingsUnderDSNParameters(t *test
 	}
 
 	// A DSN parameter overrides the option.
-	db2, err := sql.Open("sqlpool-test-registered", testdb.WithParams(testdb.PostgresURL(t), "pool_max_conns", "2"))
+	db2, err := sql.Open(name, testdb.WithParams(testdb.PostgresURL(t), "pool_max_conns", "2"))
 	if err != nil {
 		t.Fatal(err)
 	}
