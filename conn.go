@@ -107,7 +107,7 @@ func (c *conn) unbind() {
 		destroy = !v.IsValid()
 	}
 	c.res, c.pc = nil, nil
-	c.broken, c.inTx, c.argsUnchecked = false, false, false
+	c.broken, c.inTx = false, false
 	if destroy {
 		res.Destroy()
 		c.last = nil
