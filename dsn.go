@@ -50,6 +50,82 @@ func splitDSN(dsn string) (driverName, innerDSN string, err error) {
 	return name, inner, nil
 }
 
+// SplitDSN splits the sqlpool DSN dsn, "<inner driver name>:<inner DSN>",
+// into the inner driver's name and the DSN sqlpool hands that driver: the
+// inner DSN with every pool_* parameter removed and the rest kept byte for
+// byte. It lets a program open the same database without the pool (a
+// migration tool, for example):
+//
+//	name, inner, err := sqlpool.SplitDSN(dsn)
+//	if err != nil {
+//		return err
+//	}
+//	raw, err := sql.Open(name, inner)
+//
+// SplitDSN checks the DSN as sql.Open("sqlpool", dsn) does, and fails with
+// the same error where that would fail on the DSN itself: there is no driver
+// name in front, or a pool_* parameter is unknown, given twice, malformed or
+// out of range. It reads nothing of the inner DSN but the pool_* parameters
+// and does not check that the inner driver is registered: sql.Open(name,
+// inner) does both. Its errors never hold the DSN's password.
+func SplitDSN(dsn string) (driverName, innerDSN string, err error) {
+	name, inner, err := splitDSN(dsn)
+	if err != nil {
+		return "", "", err
+	}
+	_, clean, err := buildConfig(name, inner, nil)
+	if err != nil {
+		// buildConfig quotes only pool_* names and values; a password
+		// can still get into one through a broken quote or escape.
+		return "", "", redactError(err, secretsIn(inner))
+	}
+	return name, clean, nil
+}
+
+// PoolParams returns the pool_* parameters set in the sqlpool DSN dsn, by
+// name, with their values URL-unescaped (query form) or unquoted (keyword
+// form). A parameter the DSN does not set is absent from the map, not filled
+// in with its default. PoolParams checks the DSN as SplitDSN does and fails
+// with the same errors, so every value it returns is valid: a duration
+// parses with time.ParseDuration, a count with strconv.Atoi.
+func PoolParams(dsn string) (map[string]string, error) {
+	if _, _, err := SplitDSN(dsn); err != nil {
+		return nil, err
+	}
+	_, inner, _ := splitDSN(dsn)
+	_, params, _ := extractPoolParams(inner) // SplitDSN has read them
+	m := make(map[string]string, len(params))
+	for _, p := range params {
+		m[p.key] = p.value
+	}
+	return m, nil
+}
+
+// RedactDSN returns the sqlpool DSN dsn with every password in it replaced
+// by "xxxxx", for logs and messages; everything else, pool_* parameters
+// included, is kept as written. It finds passwords as sqlpool does to keep
+// them out of its own errors: the password of a URL's or a
+// go-sql-driver/mysql DSN's user:password@, and the value of a keyword or
+// query parameter named password, sslpassword, passwd, pwd or _auth_pass
+// (go-sqlite3). Where drivers could read a password differently (a raw '@',
+// '/', '?' or space in it), every reading is hidden, so a little more than
+// the password may go.
+//
+// A dsn without a driver name in front ("postgres://app:pw@db/app") is
+// redacted as an inner DSN. But an inner DSN that starts with a word and a
+// colon, such as mysql's "app:pw@tcp(db)/app", reads as a sqlpool DSN whose
+// driver is that word: put the inner driver's name in front to redact it.
+// RedactDSN does not check the DSN; it redacts one that sqlpool would reject
+// all the same.
+func RedactDSN(dsn string) string {
+	prefix, inner := "", dsn
+	if name, in, err := splitDSN(dsn); err == nil {
+		prefix, inner = name+":", in
+	}
+	redacted, _ := redactString(inner, secretsIn(inner))
+	return prefix + redacted
+}
+
 func isDriverName(s string) bool {
 	if s == "" {
 		return false
@@ -486,8 +562,9 @@ func echoParam(s string) string {
 }
 
 // secretKeys are the parameters, in keyword or query form, whose values are
-// passwords (compared case-insensitively: sqlserver's keys are).
-var secretKeys = []string{"password", "sslpassword", "passwd", "pwd"}
+// passwords (compared case-insensitively: sqlserver's keys are). _auth_pass
+// is go-sqlite3's, for a database with user authentication.
+var secretKeys = []string{"password", "sslpassword", "passwd", "pwd", "_auth_pass"}
 
 func isSecretKey(k string) bool {
 	return slices.ContainsFunc(secretKeys, func(s string) bool { return strings.EqualFold(s, k) })
@@ -563,7 +640,8 @@ func secretsIn(innerDSN string) []string {
 	// whether '#' ends it, so look at every piece after a '?' or '&'. A raw
 	// '&' in the password makes its tail a parameter without '=', which pgx
 	// quotes.
-	if !isKeywordDSN(innerDSN) {
+	queryForm := !isKeywordDSN(innerDSN)
+	if queryForm {
 		pieces := strings.FieldsFunc(innerDSN, func(r rune) bool { return r == '?' || r == '&' })
 		for i, piece := range pieces {
 			rawKey, rawValue, ok := strings.Cut(piece, "=")
@@ -603,8 +681,17 @@ func secretsIn(innerDSN string) []string {
 		if err == errKeywordMissingEquals || !isSecretKey(tok.key) {
 			continue
 		}
-		add(tok.value)
-		add(tok.rawValue)
+		value, rawValue := tok.value, tok.rawValue
+		if queryForm && i > 0 && (innerDSN[i-1] == '?' || innerDSN[i-1] == '&') {
+			// A query parameter: the query readings above have its
+			// value, up to the next '&' and the piece after it. Read
+			// on to white space, it would take the parameters after it
+			// too, and RedactDSN would hide them.
+			value, _, _ = strings.Cut(value, "&")
+			rawValue, _, _ = strings.Cut(rawValue, "&")
+		}
+		add(value)
+		add(rawValue)
 		if err == errKeywordUnterminated {
 			for _, w := range strings.FieldsFunc(tok.value, func(r rune) bool { return r < 0x80 && isLibpqSpace(byte(r)) }) {
 				add(w)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 	"github.com/sqlpool/sqlpool"
@@ -55,4 +56,50 @@ func ExampleNewConnector() {
 		s.Name, s.MaxSize, s.Total, s.DestroyedCount(pool.ReasonLifetime))
 	// Output:
 	// orders: max 3, open 1, destroyed by lifetime 0
+}
+
+// A tool that must bypass the pool, a schema migration for instance, opens
+// the same database with the inner driver and the DSN sqlpool would give it.
+func ExampleSplitDSN() {
+	dsn := "sqlite3:file:app.db?mode=memory&pool_max_conns=4&_busy_timeout=5000"
+	name, inner, err := sqlpool.SplitDSN(dsn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("sql.Open(%q, %q)\n", name, inner)
+
+	_, _, err = sqlpool.SplitDSN("postgres:postgres://app:S3cr3t@db/app?pool_max_conns=0")
+	fmt.Println(err)
+	// Output:
+	// sql.Open("sqlite3", "file:app.db?mode=memory&_busy_timeout=5000")
+	// sqlpool: pool_max_conns must be >= 1, got 0
+}
+
+// A DSN is fit for a log once its passwords are out.
+func ExampleRedactDSN() {
+	for _, dsn := range []string{
+		"postgres:postgres://app:S3cr3t@db:5432/app?sslmode=disable&pool_max_conns=20",
+		"pgx:host=db user=app password='S3 cr3t' dbname=app pool_max_conns=20",
+		"mysql:app:S3cr3t@tcp(db:3306)/app?parseTime=true",
+	} {
+		fmt.Println(sqlpool.RedactDSN(dsn))
+	}
+	// Output:
+	// postgres:postgres://app:xxxxx@db:5432/app?sslmode=disable&pool_max_conns=20
+	// pgx:host=db user=app password='xxxxx' dbname=app pool_max_conns=20
+	// mysql:app:xxxxx@tcp(db:3306)/app?parseTime=true
+}
+
+// The pool_* parameters a DSN sets, ready for time.ParseDuration or
+// strconv.Atoi: PoolParams has checked them.
+func ExamplePoolParams() {
+	params, err := sqlpool.PoolParams("postgres:host=db dbname=app pool_max_conns=20 pool_max_conn_lifetime=30m")
+	if err != nil {
+		log.Fatal(err)
+	}
+	lifetime, _ := time.ParseDuration(params["pool_max_conn_lifetime"])
+	_, jitterSet := params["pool_max_conn_lifetime_jitter"]
+	fmt.Println(params["pool_max_conns"], lifetime, jitterSet)
+	// Output:
+	// 20 30m0s false
 }

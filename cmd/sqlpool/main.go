@@ -142,11 +142,11 @@ func demoLifetime(run time.Duration) time.Duration {
 
 // target is the database the demo runs against.
 type target struct {
-	dsn       string // the sqlpool DSN opened
-	inner     string // its inner DSN, pool_* parameters included
-	driver    string // the inner driver's name
-	rawDSN    string // the inner DSN without pool_* parameters
-	added     []string
+	dsn       string            // the sqlpool DSN opened
+	driver    string            // the inner driver's name
+	rawDSN    string            // the DSN the inner driver gets: dsn's inner DSN without pool_* parameters
+	params    map[string]string // dsn's pool_* parameters
+	added     []string          // "key=value" of the parameters the demo added to --dsn
 	postgres  bool
 	query     string // the load query
 	queryArgs func(i int) []any
@@ -164,34 +164,45 @@ func newTarget(o options, tmpDir string) (target, error) {
 		dsn = fmt.Sprintf("sqlite3:file:%s?_busy_timeout=5000&_journal_mode=WAL&pool_max_conns=4&pool_max_conn_lifetime=%v&pool_max_conn_lifetime_jitter=%v",
 			filepath.Join(tmpDir, "demo.db"), lifetime, lifetime/5)
 	}
-	name, inner, ok := splitDSN(dsn)
-	if !ok {
-		return target{}, usageError{`--dsn must be "<inner driver>:<inner DSN>", e.g. "postgres:postgres://user@host/db?sslmode=disable"`}
+	name, _, err := sqlpool.SplitDSN(dsn)
+	if err != nil {
+		return target{}, usageError{"--dsn: " + strings.TrimPrefix(err.Error(), "sqlpool: ")}
+	}
+	params, err := sqlpool.PoolParams(dsn)
+	if err != nil {
+		return target{}, err
 	}
 	t := target{driver: name, postgres: isPostgresDriver(name), query: "SELECT 1"}
 	if o.dsn == "" {
 		t.query = "SELECT name FROM demo WHERE id = ?"
 		t.queryArgs = func(i int) []any { return []any{i%demoRows + 1} }
 	}
+	inner := strings.TrimPrefix(dsn, name+":") // pool_* parameters included
+	var add []string
 	// Without a lifetime of its own, the pool would keep its connections
 	// for an hour: give it one the run can show.
-	if _, ok := getParam(inner, "pool_max_conn_lifetime"); !ok {
-		inner = setParam(inner, "pool_max_conn_lifetime", lifetime.String())
-		t.added = append(t.added, "pool_max_conn_lifetime="+lifetime.String())
-		if _, ok := getParam(inner, "pool_max_conn_lifetime_jitter"); !ok {
-			inner = setParam(inner, "pool_max_conn_lifetime_jitter", (lifetime / 5).String())
-			t.added = append(t.added, "pool_max_conn_lifetime_jitter="+(lifetime/5).String())
+	if _, ok := params["pool_max_conn_lifetime"]; !ok {
+		add = append(add, "pool_max_conn_lifetime", lifetime.String())
+		if _, ok := params["pool_max_conn_lifetime_jitter"]; !ok {
+			add = append(add, "pool_max_conn_lifetime_jitter", (lifetime / 5).String())
 		}
 	}
 	if t.postgres {
 		t.appName = fmt.Sprintf("sqlpool-demo-%d", os.Getpid())
-		if _, ok := getParam(inner, "application_name"); !ok {
-			inner = setParam(inner, "application_name", t.appName)
-			t.added = append(t.added, "application_name="+t.appName)
+		if !setsParam(inner, "application_name") {
+			add = append(add, "application_name", t.appName)
 		}
 	}
-	t.dsn, t.inner = name+":"+inner, inner
-	t.rawDSN = withoutPoolParams(inner)
+	for i := 0; i < len(add); i += 2 {
+		t.added = append(t.added, add[i]+"="+add[i+1])
+	}
+	t.dsn = name + ":" + withParams(inner, add...)
+	if _, t.rawDSN, err = sqlpool.SplitDSN(t.dsn); err != nil {
+		return target{}, err
+	}
+	if t.params, err = sqlpool.PoolParams(t.dsn); err != nil {
+		return target{}, err
+	}
 	return t, nil
 }
 
@@ -211,15 +222,7 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 	fmt.Fprintf(w, "sqlpool demo: %s, %d workers, %v per load run\n", t.driver, o.workers, o.duration)
 
 	// 1. Open.
-	section(w, "1. Open: the same database through sqlpool and through the raw driver")
-	tw := table(w)
-	fmt.Fprintf(tw, "sqlpool\tsql.Open(%q, %q)\n", sqlpool.DriverName, redactDSN(t.dsn))
-	fmt.Fprintf(tw, "raw\tsql.Open(%q, %q)\n", t.driver, redactInner(t.rawDSN))
-	if len(t.added) > 0 {
-		fmt.Fprintf(tw, "added\t%s (not in --dsn)\n", strings.Join(t.added, " "))
-	}
-	fmt.Fprintf(tw, "both\tdb.SetMaxIdleConns(0): database/sql closes every connection it gets back\n")
-	tw.Flush()
+	printOpen(w, t)
 
 	raw, err := sql.Open(t.driver, t.rawDSN)
 	if err != nil {
@@ -270,7 +273,7 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 
-	tw = table(w)
+	tw := table(w)
 	fmt.Fprintf(tw, "\tqueries\terrors\tqueries/s\tdatabase/sql conns\tphysical conns\tpeak physical\n")
 	printLoadRow(tw, "raw "+t.driver, rawRes, rawLogical, rawPhysical)
 	printLoadRow(tw, "sqlpool", res, logical, after.CreatedCount-before.CreatedCount)
@@ -287,8 +290,8 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 	}
 
 	// 3. Lifetime rotation.
-	lifetime := durationParam(t.inner, "pool_max_conn_lifetime", time.Hour)
-	jitter := durationParam(t.inner, "pool_max_conn_lifetime_jitter", lifetime/10)
+	lifetime := durationParam(t.params, "pool_max_conn_lifetime", time.Hour)
+	jitter := durationParam(t.params, "pool_max_conn_lifetime_jitter", lifetime/10)
 	section(w, fmt.Sprintf("3. Lifetime rotation: pool_max_conn_lifetime=%v, jitter 0-%v, pool_max_conns=%d", lifetime, jitter, after.MaxSize))
 	tw = table(w)
 	fmt.Fprintf(tw, "t\topen\tcreated\tretired (lifetime)\n")
@@ -336,6 +339,19 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 		return ctx.Err()
 	}
 	return prePing(ctx, w, t)
+}
+
+// printOpen prints section 1: how the demo opens t, passwords hidden.
+func printOpen(w io.Writer, t target) {
+	section(w, "1. Open: the same database through sqlpool and through the raw driver")
+	tw := table(w)
+	fmt.Fprintf(tw, "sqlpool\tsql.Open(%q, %q)\n", sqlpool.DriverName, sqlpool.RedactDSN(t.dsn))
+	fmt.Fprintf(tw, "raw\tsql.Open(%q, %q)\n", t.driver, redactInner(t.driver, t.rawDSN))
+	if len(t.added) > 0 {
+		fmt.Fprintf(tw, "added\t%s (not in --dsn)\n", strings.Join(t.added, " "))
+	}
+	fmt.Fprintf(tw, "both\tdb.SetMaxIdleConns(0): database/sql closes every connection it gets back\n")
+	tw.Flush()
 }
 
 // createDemoTable makes the small table the SQLite load queries.

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sqlpool/sqlpool"
 	"github.com/sqlpool/sqlpool/internal/testdb"
 )
 
@@ -175,6 +179,7 @@ func TestRunRejectsABadCommandLineWithUsage(t *testing.T) {
 		{"demo", "--duration", "-1s"},
 		{"demo", "extra"},
 		{"demo", "--dsn", "postgres://u@h/db"},
+		{"demo", "--dsn", "postgres:postgres://u@h/db?pool_max_conns=0"},
 	} {
 		var out bytes.Buffer
 		err := run(context.Background(), args, &out)
@@ -191,7 +196,7 @@ func TestRedactDSNMasksPasswords(t *testing.T) {
 			"postgres:postgres://app:xxxxx@db:5432/app?sslmode=disable&pool_max_conns=4"},
 		{"pgx:postgres://app@db/app", "pgx:postgres://app@db/app"},
 		{"postgres:host=db user=app password='a b\\'c' dbname=app pool_max_conns=4",
-			"postgres:host=db user=app password=xxxxx dbname=app pool_max_conns=4"},
+			"postgres:host=db user=app password='xxxxx' dbname=app pool_max_conns=4"},
 		{"postgres:host=db password=s3cret", "postgres:host=db password=xxxxx"},
 		{"mysql:root:s3cret@tcp(127.0.0.1:3306)/test?pool_max_conns=4",
 			"mysql:root:xxxxx@tcp(127.0.0.1:3306)/test?pool_max_conns=4"},
@@ -200,30 +205,148 @@ func TestRedactDSNMasksPasswords(t *testing.T) {
 			"sqlite3:file:/tmp/a.db?_auth_user=u&_auth_pass=xxxxx&pool_max_conns=2"},
 		{"sqlite3:file:/tmp/a.db", "sqlite3:file:/tmp/a.db"},
 	} {
-		if got := redactDSN(tc.in); got != tc.want {
-			t.Errorf("redactDSN(%q):\ngot  %q\nwant %q", tc.in, got, tc.want)
+		if got := sqlpool.RedactDSN(tc.in); got != tc.want {
+			t.Errorf("sqlpool.RedactDSN(%q):\ngot  %q\nwant %q", tc.in, got, tc.want)
+		}
+		// The raw line: the inner DSN alone, redacted the same way.
+		name, inner, _ := strings.Cut(tc.in, ":")
+		if got, want := redactInner(name, inner), strings.TrimPrefix(tc.want, name+":"); got != want {
+			t.Errorf("redactInner(%q, %q):\ngot  %q\nwant %q", name, inner, got, want)
 		}
 	}
 }
 
-func TestDSNEditing(t *testing.T) {
-	for _, tc := range []struct{ name, got, want string }{
-		{"strip URL", withoutPoolParams("postgres://u@h/db?pool_max_conns=4&sslmode=disable&pool_name=x"), "postgres://u@h/db?sslmode=disable"},
-		{"strip all", withoutPoolParams("file:/tmp/a.db?pool_max_conns=4"), "file:/tmp/a.db"},
-		{"strip mysql", withoutPoolParams("root:p?w@tcp(h:3306)/test?pool_max_conns=4&parseTime=true"), "root:p?w@tcp(h:3306)/test?parseTime=true"},
-		{"strip keyword", withoutPoolParams("host=h pool_max_conns=4 dbname='a b'"), "host=h dbname='a b'"},
-		{"set new", setParam("postgres://u@h/db", "application_name", "demo"), "postgres://u@h/db?application_name=demo"},
-		{"set replaces", setParam("postgres://u@h/db?pool_max_conn_lifetime=1s&x=1", "pool_max_conn_lifetime", "0"), "postgres://u@h/db?x=1&pool_max_conn_lifetime=0"},
-		{"set keyword", setParam("host=h application_name=old", "application_name", "new one"), "host=h application_name='new one'"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+// demoPassword is the password of the DSNs below; the demo must never
+// print it.
+const demoPassword = "S3cr3t-Pa55"
+
+// demoDSNs are the DSN forms the demo supports, each with a password.
+var demoDSNs = []string{
+	"postgres:postgres://postgres:" + demoPassword + "@127.0.0.1:5432/test?sslmode=disable&pool_max_conns=4",
+	"postgres:host=127.0.0.1 user=postgres password=" + demoPassword + " dbname=test sslmode=disable pool_max_conns=4",
+	"pgx:postgres://postgres:" + demoPassword + "@127.0.0.1:5432/test?pool_max_conns=4",
+	"mysql:root:" + demoPassword + "@tcp(127.0.0.1:3306)/test?parseTime=true&pool_max_conns=4",
+	"sqlite3:file:/tmp/demo.db?_auth=&_auth_user=u&_auth_pass=" + demoPassword + "&pool_max_conns=4",
+}
+
+func TestOpenSectionShowsTheDSNsWithoutThePassword(t *testing.T) {
+	for _, dsn := range demoDSNs {
+		tg, err := newTarget(options{dsn: dsn, duration: time.Second}, t.TempDir())
+		if err != nil {
+			t.Fatalf("newTarget(%q): %v", dsn, err)
+		}
+		var out bytes.Buffer
+		printOpen(&out, tg)
+		if strings.Contains(out.String(), "S3cr3t") || strings.Contains(out.String(), "Pa55") {
+			t.Errorf("section 1 for %q shows the password:\n%s", dsn, out.String())
+		}
+		if !strings.Contains(out.String(), "xxxxx") {
+			t.Errorf("section 1 for %q has no masked password:\n%s", dsn, out.String())
 		}
 	}
-	if got := durationParam("host=h pool_ping_idle_after = 3s", "pool_ping_idle_after", time.Second); got != 3*time.Second {
-		t.Errorf("durationParam of a keyword DSN: got %v, want 3s", got)
+}
+
+func TestNewTargetAddsOnlyWhatTheDSNLacks(t *testing.T) {
+	app := "sqlpool-demo-" + strconv.Itoa(os.Getpid())
+	for _, tc := range []struct {
+		dsn             string
+		wantDSN, rawDSN string
+		added           []string
+		lifetime        string
+	}{
+		{
+			dsn:      "postgres:postgres://postgres:pw@127.0.0.1:5432/test?sslmode=disable&pool_max_conns=4",
+			wantDSN:  "postgres:postgres://postgres:pw@127.0.0.1:5432/test?sslmode=disable&pool_max_conns=4&pool_max_conn_lifetime=250ms&pool_max_conn_lifetime_jitter=50ms&application_name=" + app,
+			rawDSN:   "postgres://postgres:pw@127.0.0.1:5432/test?sslmode=disable&application_name=" + app,
+			added:    []string{"pool_max_conn_lifetime=250ms", "pool_max_conn_lifetime_jitter=50ms", "application_name=" + app},
+			lifetime: "250ms",
+		},
+		{
+			dsn:      "pgx:host=127.0.0.1 dbname=test application_name = mine pool_max_conn_lifetime=500ms",
+			wantDSN:  "pgx:host=127.0.0.1 dbname=test application_name = mine pool_max_conn_lifetime=500ms",
+			rawDSN:   "host=127.0.0.1 dbname=test application_name = mine",
+			lifetime: "500ms",
+		},
+		{
+			dsn:      "mysql:root@tcp(127.0.0.1:3306)/test",
+			wantDSN:  "mysql:root@tcp(127.0.0.1:3306)/test?pool_max_conn_lifetime=250ms&pool_max_conn_lifetime_jitter=50ms",
+			rawDSN:   "root@tcp(127.0.0.1:3306)/test",
+			added:    []string{"pool_max_conn_lifetime=250ms", "pool_max_conn_lifetime_jitter=50ms"},
+			lifetime: "250ms",
+		},
+	} {
+		tg, err := newTarget(options{dsn: tc.dsn, duration: time.Second}, t.TempDir())
+		if err != nil {
+			t.Fatalf("newTarget(%q): %v", tc.dsn, err)
+		}
+		if tg.dsn != tc.wantDSN || tg.rawDSN != tc.rawDSN || !slices.Equal(tg.added, tc.added) || tg.params["pool_max_conn_lifetime"] != tc.lifetime {
+			t.Errorf("newTarget(%q):\ngot  dsn %q\n     raw %q, added %q, lifetime %q\nwant dsn %q\n     raw %q, added %q, lifetime %q",
+				tc.dsn, tg.dsn, tg.rawDSN, tg.added, tg.params["pool_max_conn_lifetime"], tc.wantDSN, tc.rawDSN, tc.added, tc.lifetime)
+		}
 	}
-	if got := durationParam("file:a.db", "pool_ping_idle_after", time.Second); got != time.Second {
-		t.Errorf("durationParam without the parameter: got %v, want the default 1s", got)
+
+	// Without --dsn: an SQLite file with the lifetime already set.
+	dir := t.TempDir()
+	tg, err := newTarget(options{duration: time.Second}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRaw := "file:" + filepath.Join(dir, "demo.db") + "?_busy_timeout=5000&_journal_mode=WAL"
+	if tg.driver != "sqlite3" || tg.rawDSN != wantRaw || len(tg.added) != 0 || tg.params["pool_max_conns"] != "4" {
+		t.Errorf("newTarget without --dsn: got driver %q, raw %q, added %q, params %v; want sqlite3, %q, none, pool_max_conns 4",
+			tg.driver, tg.rawDSN, tg.added, tg.params, wantRaw)
+	}
+}
+
+func TestDSNEditing(t *testing.T) {
+	for _, tc := range []struct{ name, dsn, want string }{
+		{"postgres URL", "postgres:postgres://u:p@h:5432/db?sslmode=disable&pool_max_conns=4",
+			"postgres:postgres://u:p@h:5432/db?sslmode=disable&pool_max_conns=4&pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"postgres URL without query", "postgres:postgres://u@h/db", "postgres:postgres://u@h/db?pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"URL with ? in the password", "pgx:postgres://u:p?w@h/db", "pgx:postgres://u:p?w@h/db?pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"pgx URL", "pgx:postgres://u@h/db?sslmode=disable", "pgx:postgres://u@h/db?sslmode=disable&pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"keyword", "postgres:host=h dbname='a b' pool_max_conns=4", "postgres:host=h dbname='a b' pool_max_conns=4 pool_max_conn_lifetime=0 application_name='demo one'"},
+		{"mysql", "mysql:root:p?w@tcp(h:3306)/test?parseTime=true", "mysql:root:p?w@tcp(h:3306)/test?parseTime=true&pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"mysql without query", "mysql:root@tcp(h:3306)/test", "mysql:root@tcp(h:3306)/test?pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"sqlite", "sqlite3:file:/tmp/a.db?_busy_timeout=5000", "sqlite3:file:/tmp/a.db?_busy_timeout=5000&pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"sqlite memory", "sqlite3::memory:", "sqlite3::memory:?pool_max_conn_lifetime=0&application_name=demo+one"},
+		{"sqlite path", "sqlite3:/tmp/a.db", "sqlite3:/tmp/a.db?pool_max_conn_lifetime=0&application_name=demo+one"},
+	} {
+		name, inner, _ := strings.Cut(tc.dsn, ":")
+		got := name + ":" + withParams(inner, "pool_max_conn_lifetime", "0", "application_name", "demo one")
+		if got != tc.want {
+			t.Errorf("%s: withParams:\ngot  %q\nwant %q", tc.name, got, tc.want)
+		}
+		// sqlpool reads what was added where the demo meant it.
+		if params, err := sqlpool.PoolParams(got); err != nil || params["pool_max_conn_lifetime"] != "0" {
+			t.Errorf("%s: sqlpool.PoolParams(%q) = %v, %v; want pool_max_conn_lifetime 0", tc.name, got, params, err)
+		}
+		if _, raw, err := sqlpool.SplitDSN(got); err != nil || !setsParam(raw, "application_name") || strings.Contains(raw, "pool_") {
+			t.Errorf("%s: sqlpool.SplitDSN(%q) = %q, %v; want application_name and no pool_*", tc.name, got, raw, err)
+		}
+	}
+
+	for _, tc := range []struct {
+		inner string
+		want  bool
+	}{
+		{"host=h application_name=x", true},
+		{"application_name = x host=h", true},
+		{"postgres://h/db?application_name=x", true},
+		{"postgres://h/db?sslmode=disable&application_name=x", true},
+		{"postgres://h/db?fallback_application_name=x", false},
+		{"postgres://h/db", false},
+	} {
+		if got := setsParam(tc.inner, "application_name"); got != tc.want {
+			t.Errorf("setsParam(%q, application_name) = %v, want %v", tc.inner, got, tc.want)
+		}
+	}
+
+	params := map[string]string{"pool_ping_idle_after": "3s"}
+	if got := durationParam(params, "pool_ping_idle_after", time.Second); got != 3*time.Second {
+		t.Errorf("durationParam of a set parameter: got %v, want 3s", got)
+	}
+	if got := durationParam(params, "pool_max_conn_lifetime", time.Hour); got != time.Hour {
+		t.Errorf("durationParam without the parameter: got %v, want the default 1h", got)
 	}
 }

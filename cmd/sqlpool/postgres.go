@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sqlpool/sqlpool"
@@ -17,27 +20,29 @@ const prePingQueries = 100
 // prePing kills idle PostgreSQL backends under a sqlpool pool and under a raw
 // database/sql pool, then runs queries on both and counts the failures.
 func prePing(ctx context.Context, w io.Writer, t target) error {
-	pingAfter := durationParam(t.inner, "pool_ping_idle_after", time.Second)
+	pingAfter := durationParam(t.params, "pool_ping_idle_after", time.Second)
 	wait := pingAfter + 250*time.Millisecond
 	section(w, fmt.Sprintf("5. Pre-ping: the server kills idle connections (pg_terminate_backend), %v later %d queries", fmtDur(wait), prePingQueries))
 
-	// The admin connection is raw, has its own application_name and
-	// excludes its own backend, so it never kills itself.
-	admin, err := sql.Open(t.driver, setParam(t.rawDSN, "application_name", t.appName+"-admin"))
+	// The admin connection is raw. It kills only the backends each side
+	// names as its own (pg_backend_pid), so never itself.
+	admin, err := sql.Open(t.driver, t.rawDSN)
 	if err != nil {
 		return err
 	}
 	defer admin.Close()
 	admin.SetMaxOpenConns(1)
 
-	// A second pool on the same DSN, with its own application_name and no
-	// lifetime: with the demo's short lifetime the connections would be
+	// A second pool on the same database, with the DSN's pool settings but
+	// no lifetime: with the demo's short lifetime the connections would be
 	// retired by age before pre-ping got to see them.
-	poolApp := t.appName + "-preping"
-	inner := setParam(t.inner, "pool_max_conn_lifetime", "0")
-	inner = filterParams(inner, func(k string) bool { return k == "pool_max_conn_lifetime_jitter" })
-	inner = setParam(inner, "application_name", poolApp)
-	db, err := sql.Open(sqlpool.DriverName, t.driver+":"+inner)
+	var poolKV []string
+	for _, k := range slices.Sorted(maps.Keys(t.params)) {
+		if k != "pool_max_conn_lifetime" && k != "pool_max_conn_lifetime_jitter" {
+			poolKV = append(poolKV, k, t.params[k])
+		}
+	}
+	db, err := sql.Open(sqlpool.DriverName, t.driver+":"+withParams(t.rawDSN, append(poolKV, "pool_max_conn_lifetime", "0")...))
 	if err != nil {
 		return err
 	}
@@ -49,8 +54,7 @@ func prePing(ctx context.Context, w io.Writer, t target) error {
 	}
 
 	// The raw driver, as database/sql alone would run it.
-	rawApp := t.appName + "-raw"
-	raw, err := sql.Open(t.driver, setParam(t.rawDSN, "application_name", rawApp))
+	raw, err := sql.Open(t.driver, t.rawDSN)
 	if err != nil {
 		return err
 	}
@@ -58,8 +62,8 @@ func prePing(ctx context.Context, w io.Writer, t target) error {
 	raw.SetMaxIdleConns(2)
 
 	sides := []*killSide{
-		{name: "sqlpool", db: db, app: poolApp, warm: min(st.MaxSize, 4), pool: true},
-		{name: "raw " + t.driver, db: raw, app: rawApp, warm: 2},
+		{name: "sqlpool", db: db, warm: min(st.MaxSize, 4), pool: true},
+		{name: "raw " + t.driver, db: raw, warm: 2},
 	}
 	// Two rounds, each killing both sides' idle backends at once: queries
 	// through db.QueryRowContext, which database/sql retries on
@@ -114,9 +118,8 @@ func prePing(ctx context.Context, w io.Writer, t target) error {
 type killSide struct {
 	name string
 	db   *sql.DB
-	app  string // application_name of its connections
-	warm int    // idle connections to make before the kill
-	pool bool   // a sqlpool database
+	warm int  // idle connections to make before the kill
+	pool bool // a sqlpool database
 
 	killed, failed int
 	replaced       int64 // connections that failed pre-ping (sqlpool only)
@@ -124,14 +127,16 @@ type killSide struct {
 }
 
 // killRound makes each side's warm connections and puts them back idle, has
-// admin terminate the idle backends of every side at once, waits, and runs
+// admin terminate their backends, all sides at once, waits, and runs
 // prePingQueries queries on each side one after another: each on db itself,
 // or each on a sql.Conn of its own if viaConn.
 func killRound(ctx context.Context, admin *sql.DB, sides []*killSide, viaConn bool, wait time.Duration) error {
 	before := make([]sqlpool.Stat, len(sides))
+	pids := make([]string, len(sides))
 	for i, sd := range sides {
 		sd.killed, sd.failed, sd.replaced, sd.firstErr = 0, 0, 0, nil
-		if err := holdConns(ctx, sd.db, sd.warm); err != nil {
+		var err error
+		if pids[i], err = holdConns(ctx, sd.db, sd.warm); err != nil {
 			return err
 		}
 		if sd.pool {
@@ -142,13 +147,13 @@ func killRound(ctx context.Context, admin *sql.DB, sides []*killSide, viaConn bo
 			before[i] = s
 		}
 	}
-	for _, sd := range sides {
+	for i, sd := range sides {
 		err := admin.QueryRowContext(ctx, `
 			SELECT count(*) FROM (
 				SELECT pg_terminate_backend(pid) AS killed
 				FROM pg_stat_activity
-				WHERE application_name = $1 AND state = 'idle' AND pid <> pg_backend_pid()
-			) k WHERE killed`, sd.app).Scan(&sd.killed)
+				WHERE pid = ANY(string_to_array($1, ',')::int[]) AND state = 'idle'
+			) k WHERE killed`, pids[i]).Scan(&sd.killed)
 		if err != nil {
 			return fmt.Errorf("terminating the idle backends: %w", err)
 		}
@@ -196,24 +201,28 @@ func selectOne(ctx context.Context, db *sql.DB, viaConn bool) error {
 	return c.QueryRowContext(ctx, "SELECT 1").Scan(&v)
 }
 
-// holdConns takes n connections from db at once, pings each so each has
-// its own server session, and gives them all back.
-func holdConns(ctx context.Context, db *sql.DB, n int) error {
+// holdConns takes n connections from db at once, asks each for its server
+// process ID, so each has its own server session, and gives them all back.
+// It returns the IDs, comma-separated.
+func holdConns(ctx context.Context, db *sql.DB, n int) (string, error) {
 	conns := make([]*sql.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
+	pids := make([]string, 0, n)
 	for range n {
 		c, err := db.Conn(ctx)
 		if err != nil {
-			return err
+			return "", err
 		}
 		conns = append(conns, c)
-		if err := c.PingContext(ctx); err != nil {
-			return err
+		var pid string
+		if err := c.QueryRowContext(ctx, "SELECT pg_backend_pid()::text").Scan(&pid); err != nil {
+			return "", err
 		}
+		pids = append(pids, pid)
 	}
-	return nil
+	return strings.Join(pids, ","), nil
 }
