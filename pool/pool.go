@@ -181,6 +181,7 @@ type Pool[T any] struct {
 	waiters    waiterQueue[T] // of *waiter[T], oldest first
 	suspectAt  time.Time      // idle resources verified before this are checked before use
 	failSince  time.Time      // first construction failure since the last success; zero when healthy
+	timedOut   bool           // an Acquire timed out while constructions were failing; cleared by a success
 	lastErr    error          // last construction error; nil once one succeeds
 	backoff    time.Duration  // current delay between failed constructions
 	nextTry    time.Time      // no construction before this while failing
@@ -377,6 +378,13 @@ func (p *Pool[T]) noteWait(w *waiter[T], timedOut, failed bool) error {
 		return nil // the caller builds the context's error
 	}
 	p.stats.TimeoutCount++
+	if !p.failSince.IsZero() {
+		// This caller waited the whole AcquireTimeout while every
+		// construction failed: the outage has outlasted the timeout, as far
+		// as any caller can tell, even if failSince (the first failure, which
+		// came after this caller started waiting) is a little younger.
+		p.timedOut = true
+	}
 	inUse := p.total - p.idleCount - p.creating
 	err := fmt.Errorf("%w: %s: %d/%d in use, %d waiting, waited %v",
 		ErrAcquireTimeout, p.cfg.Name, inUse, p.cfg.MaxSize, p.waiters.Len(), waited.Round(time.Millisecond))
@@ -446,12 +454,13 @@ func (p *Pool[T]) check(ctx context.Context, r *Resource[T]) bool {
 }
 
 // failFastLocked returns the error for an Acquire that must not wait: the
-// Constructor has been failing for longer than AcquireTimeout.
+// Constructor has been failing for longer than AcquireTimeout, or for as long
+// as an Acquire that timed out waited.
 func (p *Pool[T]) failFastLocked(now time.Time) error {
 	if p.cfg.AcquireTimeout <= 0 || p.failSince.IsZero() || p.lastErr == nil {
 		return nil
 	}
-	if down := now.Sub(p.failSince); down >= p.cfg.AcquireTimeout {
+	if down := now.Sub(p.failSince); down >= p.cfg.AcquireTimeout || p.timedOut {
 		return fmt.Errorf("%w: %s: making a resource has failed for %v: %w",
 			ErrUnavailable, p.cfg.Name, down.Round(time.Millisecond), p.lastErr)
 	}
@@ -660,7 +669,7 @@ func (p *Pool[T]) construct(ctx context.Context) {
 		p.mu.Unlock()
 		return
 	}
-	p.failSince, p.lastErr, p.backoff = time.Time{}, nil, 0
+	p.failSince, p.lastErr, p.backoff, p.timedOut = time.Time{}, nil, 0, false
 	p.stats.CreatedCount++
 	p.stats.CreateDuration += now.Sub(start)
 	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now}

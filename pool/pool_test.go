@@ -1690,3 +1690,34 @@ func TestPoolStressRandomActionsKeepInvariants(t *testing.T) {
 	t.Logf("stress: %d acquires, %d made, %d construction errors, destroyed %v, %d timeouts, %d canceled, %d unavailable",
 		st.AcquireCount, st.CreatedCount, st.CreateErrorCount, st.Destroyed, st.TimeoutCount, st.CanceledCount, st.UnavailableCount)
 }
+
+// The outage is dated from the first failure, which comes only after the
+// first caller started waiting (here, a dial takes 40ms to be refused). That
+// caller waiting the whole AcquireTimeout in vain is itself proof that the
+// outage outlasted it: the next Acquire must not wait another timeout.
+func TestPoolAcquireFailsFastRightAfterAnAcquireTimedOutDuringOutage(t *testing.T) {
+	t.Parallel()
+	const acquireTimeout = 100 * time.Millisecond
+	f := newFactory(t)
+	f.before = func(ctx context.Context) error {
+		select {
+		case <-time.After(40 * time.Millisecond): // a slow refusal is the scenario
+			return errRefused
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p := newTestPool(t, f, outageConfig(acquireTimeout))
+
+	if _, err := p.Acquire(context.Background()); !errors.Is(err, ErrAcquireTimeout) || !errors.Is(err, errRefused) {
+		t.Fatalf("first Acquire: got error %v, want ErrAcquireTimeout wrapping %v", err, errRefused)
+	}
+	waits := p.Stat().WaitCount
+	_, err := p.Acquire(context.Background())
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errRefused) {
+		t.Fatalf("Acquire right after the timeout: got error %v, want one wrapping ErrUnavailable and %v", err, errRefused)
+	}
+	if got := p.Stat().WaitCount; got != waits {
+		t.Errorf("Acquire right after the timeout: got WaitCount %d, want %d (it must fail at once, not queue)", got, waits)
+	}
+}
