@@ -180,7 +180,7 @@ type Pool[T any] struct {
 	head, tail *Resource[T]   // idle list; head is the most recently released
 	waiters    waiterQueue[T] // of *waiter[T], oldest first
 	suspectAt  time.Time      // idle resources verified before this are checked before use
-	failSince  time.Time      // first construction failure since the last success; zero when healthy
+	failSince  time.Time      // when the first construction that failed since the last success was asked for; zero when healthy
 	timedOut   bool           // an Acquire timed out while constructions were failing; cleared by a success
 	lastErr    error          // last construction error; nil once one succeeds
 	backoff    time.Duration  // current delay between failed constructions
@@ -621,11 +621,12 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 		want = 1
 	}
 	cctx := context.WithoutCancel(ctx)
+	requested := nowFunc()
 	for range want {
 		p.total++
 		p.creating++
 		p.wg.Add(1)
-		go p.construct(cctx)
+		go p.construct(cctx, requested)
 	}
 }
 
@@ -638,7 +639,7 @@ func (p *Pool[T]) retryConstruct() {
 
 // construct runs the Constructor for a slot already counted in total and
 // creating, and hands the result to a waiter or the idle list.
-func (p *Pool[T]) construct(ctx context.Context) {
+func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 	defer p.wg.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -659,7 +660,10 @@ func (p *Pool[T]) construct(ctx context.Context) {
 		p.stats.CreateErrorCount++
 		p.lastErr = err
 		if p.failSince.IsZero() {
-			p.failSince = now
+			// The resource has been unreachable since this attempt was
+			// asked for, which is when its waiter started waiting: a
+			// goroutine starved of CPU must not make the outage look younger.
+			p.failSince = requested
 			p.backoff = p.cfg.Backoff
 		} else {
 			p.backoff = min(2*p.backoff, p.cfg.MaxBackoff)
