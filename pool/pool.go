@@ -108,6 +108,7 @@ func (r *Resource[T]) DestroyReclaimed() { r.pool.destroyAcquired(r, ReasonRecla
 
 type waiter[T any] struct {
 	ch    chan *Resource[T] // 1-buffered; closed when the pool closes
+	check bool              // the resource sent on ch must be checked first; set with the send
 	since time.Time
 	timer *time.Timer // the acquire timeout, reused with the waiter
 
@@ -283,13 +284,28 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 		p.fillLocked(ctx)
 		p.mu.Unlock()
 		p.destroyAll(expired)
-		return p.wait(ctx, w)
+		r, check, err := p.wait(ctx, w)
+		if err != nil || !check {
+			return r, err
+		}
+		if !p.check(ctx, r) {
+			p.destroyAcquired(r, ReasonCheck)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		p.mu.Lock()
+		p.stats.AcquireCount++
+		p.mu.Unlock()
+		return r, nil
 	}
 }
 
 // wait blocks until w is handed a resource, ctx ends, the acquire timeout
 // passes or the pool closes.
-func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) {
+// It also reports whether the resource must be checked before use.
+func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], bool, error) {
 	var timeout <-chan time.Time
 	if p.cfg.AcquireTimeout > 0 {
 		if w.timer == nil {
@@ -303,11 +319,12 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) 
 	select {
 	case r, ok := <-w.ch:
 		if !ok {
-			return nil, ErrClosed
+			return nil, false, ErrClosed
 		}
+		check := w.check // written before the send
 		p.noteWait(w, false, false)
 		p.recycle(w)
-		return r, nil
+		return r, check, nil
 	case <-ctx.Done():
 		cause = context.Cause(ctx)
 	case <-timeout:
@@ -339,7 +356,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], error) 
 			err = fmt.Errorf("%w; last error making a resource: %w", cause, last)
 		}
 	}
-	return nil, err
+	return nil, false, err
 }
 
 // newWaiter returns a waiter with an empty channel, recycled when possible:
@@ -370,7 +387,9 @@ func (p *Pool[T]) noteWait(w *waiter[T], timedOut, failed bool) error {
 	p.stats.WaitCount++
 	p.stats.WaitDuration += waited
 	if !failed {
-		p.stats.AcquireCount++
+		if !w.check {
+			p.stats.AcquireCount++ // else counted once the check passed
+		}
 		return nil
 	}
 	if !timedOut {
@@ -516,8 +535,13 @@ func (p *Pool[T]) destroyAcquired(r *Resource[T], reason DestroyReason) {
 // putLocked hands r to the oldest waiter, or makes it idle.
 func (p *Pool[T]) putLocked(r *Resource[T]) {
 	if w := p.waiters.popFront(); w != nil {
+		now := nowFunc()
+		// A hand-off is a hand-out like any other: check the resource if an
+		// idle one would be (with CheckIdleAfter 0, or after SuspectIdle),
+		// unless it was made just now for this waiter.
+		w.check = r.uses > 0 && p.needsCheckLocked(r, now)
 		r.state = stateAcquired
-		r.acquiredAt = nowFunc()
+		r.acquiredAt = now
 		r.uses++
 		w.ch <- r
 		return

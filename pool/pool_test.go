@@ -1721,3 +1721,44 @@ func TestPoolAcquireFailsFastRightAfterAnAcquireTimedOutDuringOutage(t *testing.
 		t.Errorf("Acquire right after the timeout: got WaitCount %d, want %d (it must fail at once, not queue)", got, waits)
 	}
 }
+
+// A resource released to a queued waiter is handed out as surely as one taken
+// from the idle list, so it gets the same check: with CheckIdleAfter 0 (check
+// every hand-out) a broken one is destroyed and the waiter gets another
+// without seeing the failure. A resource made for the waiter is not checked.
+func TestPoolHandOffToWaiterChecksLikeAnIdleAcquire(t *testing.T) {
+	t.Parallel()
+	f := newFactory(t)
+	c := &checker{fail: map[int]bool{}}
+	p := newTestPool(t, f, Config[*fakeRes]{MaxSize: 1, Check: c.check, CheckIdleAfter: 0})
+
+	held := mustAcquire(t, p) // made for this Acquire: not checked
+	if got := c.checkedIDs(); len(got) != 0 {
+		t.Fatalf("checks of a resource made for its Acquire: got %v, want none", got)
+	}
+	waiting := acquireAsync(context.Background(), p)
+	waitFor(t, func() bool { return p.Stat().Waiting == 1 })
+	c.mu.Lock()
+	c.fail[held.Value().id] = true
+	c.mu.Unlock()
+	held.Release()
+
+	res := receive(t, waiting)
+	if res.err != nil {
+		t.Fatalf("waiter: got error %v, want the replacement resource", res.err)
+	}
+	defer res.r.Release()
+	if got, want := c.checkedIDs(), []int{held.Value().id}; !slices.Equal(got, want) {
+		t.Errorf("checks: got %v, want %v (the handed-off resource, once)", got, want)
+	}
+	if res.r.Value().id == held.Value().id {
+		t.Errorf("waiter got the resource that failed its check (id %d)", res.r.Value().id)
+	}
+	st := p.Stat()
+	if got := st.DestroyedCount(ReasonCheck); got != 1 {
+		t.Errorf("Destroyed[check_failed]: got %d, want 1", got)
+	}
+	if st.AcquireCount != 2 {
+		t.Errorf("AcquireCount: got %d, want 2 (the failed hand-off is not an Acquire)", st.AcquireCount)
+	}
+}
