@@ -95,6 +95,8 @@ const (
 
 var reasonNames = [numReasons]string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed"}
 
+// String returns the reason's name as Stat reports it: "broken", "lifetime",
+// "idle", "check_failed", "closed" or "reclaimed".
 func (r DestroyReason) String() string {
 	if r < numReasons {
 		return reasonNames[r]
