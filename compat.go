@@ -14,28 +14,18 @@ import (
 
 // execLegacy is database/sql's ctxDriverExec for a driver.Execer.
 func execLegacy(ctx context.Context, e driver.Execer, query string, nvdargs []driver.NamedValue) (driver.Result, error) { //nolint:staticcheck
-	dargs, err := namedValueToValue(nvdargs)
+	dargs, err := legacyArgs(ctx, nvdargs)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return e.Exec(query, dargs)
 }
 
 // queryLegacy is database/sql's ctxDriverQuery for a driver.Queryer.
 func queryLegacy(ctx context.Context, q driver.Queryer, query string, nvdargs []driver.NamedValue) (driver.Rows, error) { //nolint:staticcheck
-	dargs, err := namedValueToValue(nvdargs)
+	dargs, err := legacyArgs(ctx, nvdargs)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return q.Query(query, dargs)
 }
@@ -62,14 +52,9 @@ func execStmt(ctx context.Context, si driver.Stmt, nvdargs []driver.NamedValue) 
 	if siCtx, ok := si.(driver.StmtExecContext); ok {
 		return siCtx.ExecContext(ctx, nvdargs)
 	}
-	dargs, err := namedValueToValue(nvdargs)
+	dargs, err := legacyArgs(ctx, nvdargs)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return si.Exec(dargs) //nolint:staticcheck
 }
@@ -79,14 +64,9 @@ func queryStmt(ctx context.Context, si driver.Stmt, nvdargs []driver.NamedValue)
 	if siCtx, ok := si.(driver.StmtQueryContext); ok {
 		return siCtx.QueryContext(ctx, nvdargs)
 	}
-	dargs, err := namedValueToValue(nvdargs)
+	dargs, err := legacyArgs(ctx, nvdargs)
 	if err != nil {
 		return nil, err
-	}
-	select {
-	default:
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 	return si.Query(dargs) //nolint:staticcheck
 }
@@ -131,6 +111,19 @@ func execDirect(ctx context.Context, ci driver.Conn, query string) error {
 	defer si.Close()
 	_, err = execStmt(ctx, si, nil)
 	return err
+}
+
+// legacyArgs is what database/sql does before calling a method without a
+// context: it refuses named arguments, and does not start once ctx has ended.
+func legacyArgs(ctx context.Context, nvdargs []driver.NamedValue) ([]driver.Value, error) {
+	dargs, err := namedValueToValue(nvdargs)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return dargs, nil
 }
 
 func namedValueToValue(named []driver.NamedValue) ([]driver.Value, error) {
