@@ -60,8 +60,10 @@ type Resource[T any] struct {
 	verifiedAt time.Time // last time it was known to work: creation, release, check
 	acquiredAt time.Time
 	uses       int64
-	prev, next *Resource[T] // idle list links, nil when not idle
+	link       link[Resource[T]] // in Pool.idle while idle
 }
+
+func (r *Resource[T]) links() *link[Resource[T]] { return &r.link }
 
 // Value returns the pooled value. It may be called at any time.
 func (r *Resource[T]) Value() T { return r.value }
@@ -114,54 +116,10 @@ type waiter[T any] struct {
 	since time.Time
 	timer *time.Timer // the acquire timeout, reused with the waiter
 
-	// Guarded by Pool.mu.
-	queued     bool       // in Pool's waiter queue
-	prev, next *waiter[T] // queue links
+	link link[waiter[T]] // in Pool.waiters while queued; guarded by Pool.mu
 }
 
-// waiterQueue is a FIFO of waiters, linked through the waiters themselves so
-// that queueing allocates nothing. Guarded by Pool.mu.
-type waiterQueue[T any] struct {
-	head, tail *waiter[T]
-	n          int
-}
-
-func (q *waiterQueue[T]) Len() int { return q.n }
-
-func (q *waiterQueue[T]) pushBack(w *waiter[T]) {
-	w.queued, w.prev, w.next = true, q.tail, nil
-	if q.tail != nil {
-		q.tail.next = w
-	} else {
-		q.head = w
-	}
-	q.tail = w
-	q.n++
-}
-
-func (q *waiterQueue[T]) remove(w *waiter[T]) {
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		q.head = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		q.tail = w.prev
-	}
-	w.queued, w.prev, w.next = false, nil, nil
-	q.n--
-}
-
-// popFront removes and returns the oldest waiter, or nil.
-func (q *waiterQueue[T]) popFront() *waiter[T] {
-	w := q.head
-	if w != nil {
-		q.remove(w)
-	}
-	return w
-}
+func (w *waiter[T]) links() *link[waiter[T]] { return &w.link }
 
 // Pool is a pool of resources of type T. It is safe for concurrent use.
 // Create one with New and Close it when done.
@@ -175,21 +133,20 @@ type Pool[T any] struct {
 	waiterPool  sync.Pool // of *waiter[T], free for reuse
 	healthStop  chan struct{}
 
-	mu         sync.Mutex
-	closed     bool
-	total      int            // resources in any state but destroyed, including those being made
-	creating   int            // constructions in flight
-	idleCount  int            // length of the idle list
-	head, tail *Resource[T]   // idle list; head is the most recently released
-	waiters    waiterQueue[T] // of *waiter[T], oldest first
-	suspectAt  time.Time      // idle resources verified before this are checked before use
-	failSince  time.Time      // when the first construction that failed since the last success was asked for; zero when healthy
-	timedOut   bool           // an Acquire timed out while constructions were failing; cleared by a success
-	lastErr    error          // last construction error; nil once one succeeds
-	backoff    time.Duration  // current delay between failed constructions
-	nextTry    time.Time      // no construction before this while failing
-	retry      *time.Timer    // pending retry of a failed construction, nil if none
-	stats      Stat           // cumulative counters; gauges are computed in Stat
+	mu        sync.Mutex
+	closed    bool
+	total     int                              // resources in any state but destroyed, including those being made
+	creating  int                              // constructions in flight
+	idle      ilist[Resource[T], *Resource[T]] // front: most recently released
+	waiters   ilist[waiter[T], *waiter[T]]     // front: oldest
+	suspectAt time.Time                        // idle resources verified before this are checked before use
+	failSince time.Time                        // when the first construction that failed since the last success was asked for; zero when healthy
+	timedOut  bool                             // an Acquire timed out while constructions were failing; cleared by a success
+	lastErr   error                            // last construction error; nil once one succeeds
+	backoff   time.Duration                    // current delay between failed constructions
+	nextTry   time.Time                        // no construction before this while failing
+	retry     *time.Timer                      // pending retry of a failed construction, nil if none
+	stats     Stat                             // cumulative counters; gauges are computed in Stat
 }
 
 // New creates a pool and starts its health check goroutine (if
@@ -333,7 +290,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], bool, e
 	}
 
 	p.mu.Lock()
-	removed := w.queued
+	removed := p.waiters.contains(w)
 	if removed {
 		p.waiters.remove(w)
 	}
@@ -406,9 +363,9 @@ func (p *Pool[T]) noteWait(w *waiter[T], timedOut, failed bool) error {
 		// came after this caller started waiting) is a little younger.
 		p.timedOut = true
 	}
-	inUse := p.total - p.idleCount - p.creating
+	inUse := p.total - p.idle.len() - p.creating
 	err := fmt.Errorf("%w: %s: %d/%d in use, %d waiting, waited %v",
-		ErrAcquireTimeout, p.cfg.Name, inUse, p.cfg.MaxSize, p.waiters.Len(), waited.Round(time.Millisecond))
+		ErrAcquireTimeout, p.cfg.Name, inUse, p.cfg.MaxSize, p.waiters.len(), waited.Round(time.Millisecond))
 	if p.lastErr != nil {
 		err = fmt.Errorf("%w; last error making a resource: %w", err, p.lastErr)
 	}
@@ -420,16 +377,16 @@ func (p *Pool[T]) noteWait(w *waiter[T], timedOut, failed bool) error {
 // destroy after unlocking.
 func (p *Pool[T]) takeIdleLocked(prefer *Resource[T], now time.Time) (r *Resource[T], expired []*Resource[T]) {
 	if prefer != nil && prefer.pool == p && prefer.state == stateIdle && !prefer.expiredAt(now) {
-		p.unlinkLocked(prefer)
+		p.idle.remove(prefer)
 		prefer.state = stateAcquired
 		return prefer, nil
 	}
-	for p.idleCount > 0 {
-		r = p.head
+	for p.idle.len() > 0 {
+		r = p.idle.front()
 		if p.cfg.FIFO {
-			r = p.tail
+			r = p.idle.back()
 		}
-		p.unlinkLocked(r)
+		p.idle.remove(r)
 		if r.expiredAt(now) {
 			p.markDestroyedLocked(r, ReasonLifetime)
 			expired = append(expired, r)
@@ -549,43 +506,7 @@ func (p *Pool[T]) putLocked(r *Resource[T]) {
 		return
 	}
 	r.state = stateIdle
-	r.prev, r.next = nil, p.head
-	if p.head != nil {
-		p.head.prev = r
-	}
-	p.head = r
-	if p.tail == nil {
-		p.tail = r
-	}
-	p.idleCount++
-}
-
-func (p *Pool[T]) pushTailLocked(r *Resource[T]) {
-	r.state = stateIdle
-	r.prev, r.next = p.tail, nil
-	if p.tail != nil {
-		p.tail.next = r
-	}
-	p.tail = r
-	if p.head == nil {
-		p.head = r
-	}
-	p.idleCount++
-}
-
-func (p *Pool[T]) unlinkLocked(r *Resource[T]) {
-	if r.prev != nil {
-		r.prev.next = r.next
-	} else {
-		p.head = r.next
-	}
-	if r.next != nil {
-		r.next.prev = r.prev
-	} else {
-		p.tail = r.prev
-	}
-	r.prev, r.next = nil, nil
-	p.idleCount--
+	p.idle.pushFront(r)
 }
 
 // markDestroyedLocked takes r out of the pool's accounts. The caller must run
@@ -618,8 +539,8 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 	if p.closed {
 		return
 	}
-	want := p.waiters.Len() - p.creating
-	want = max(want, p.cfg.MinSize-p.total, p.cfg.MinIdle-p.idleCount-p.creating)
+	want := p.waiters.len() - p.creating
+	want = max(want, p.cfg.MinSize-p.total, p.cfg.MinIdle-p.idle.len()-p.creating)
 	if !p.failSince.IsZero() {
 		// While constructions are failing, the next attempt is started (once
 		// the backoff allows) whether or not anyone waits: the pool notices
@@ -752,9 +673,7 @@ func (p *Pool[T]) Close() {
 			close(w.ch)
 		}
 		var idle []*Resource[T]
-		for p.idleCount > 0 {
-			r := p.head
-			p.unlinkLocked(r)
+		for r := p.idle.popFront(); r != nil; r = p.idle.popFront() {
 			p.markDestroyedLocked(r, ReasonClosed)
 			idle = append(idle, r)
 		}
@@ -803,19 +722,19 @@ func (p *Pool[T]) HealthCheck() {
 		return
 	}
 	// Walk from the least recently released end.
-	for r := p.tail; r != nil; {
-		prev := r.prev
+	for r := p.idle.back(); r != nil; {
+		prev := p.idle.prev(r)
 		switch {
 		case r.expiredAt(now):
-			p.unlinkLocked(r)
+			p.idle.remove(r)
 			p.markDestroyedLocked(r, ReasonLifetime)
 			destroy = append(destroy, r)
 		case p.cfg.MaxIdleTime > 0 && now.Sub(r.releasedAt) >= p.cfg.MaxIdleTime && p.total > p.cfg.MinSize:
-			p.unlinkLocked(r)
+			p.idle.remove(r)
 			p.markDestroyedLocked(r, ReasonIdle)
 			destroy = append(destroy, r)
 		case p.cfg.Check != nil && (now.Sub(r.verifiedAt) >= keepaliveAfter || r.verifiedAt.Before(p.suspectAt)):
-			p.unlinkLocked(r)
+			p.idle.remove(r)
 			r.state = stateChecking
 			checks = append(checks, r)
 		}
@@ -842,9 +761,9 @@ func (p *Pool[T]) HealthCheck() {
 		}
 		// Back where it was in idle order: at the least recently used end.
 		p.putLocked(r)
-		if r.state == stateIdle && p.idleCount > 1 {
-			p.unlinkLocked(r)
-			p.pushTailLocked(r)
+		if r.state == stateIdle && p.idle.len() > 1 {
+			p.idle.remove(r)
+			p.idle.pushBack(r)
 		}
 		p.mu.Unlock()
 	}

@@ -49,9 +49,9 @@ func (p *Pool[T]) Stat() Stat {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Total = p.total
-	s.Idle = p.idleCount
+	s.Idle = p.idle.len()
 	s.Constructing = p.creating
-	s.InUse = p.total - p.idleCount - p.creating
-	s.Waiting = p.waiters.Len()
+	s.InUse = p.total - p.idle.len() - p.creating
+	s.Waiting = p.waiters.len()
 	return s
 }
