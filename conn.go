@@ -69,8 +69,8 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 		if pc.used {
 			// database/sql ignores errors from ResetSession other than
 			// ErrBadConn; so do we.
-			if rs, ok := pc.inner.(driver.SessionResetter); ok {
-				if err := rs.ResetSession(ctx); errors.Is(err, driver.ErrBadConn) {
+			if pc.resetter != nil {
+				if err := pc.resetter.ResetSession(ctx); errors.Is(err, driver.ErrBadConn) {
 					res.Destroy()
 					c.last = nil
 					continue
@@ -102,10 +102,7 @@ func (c *conn) unbind() {
 		s.close()
 	}
 	c.bindStmts = c.bindStmts[:0]
-	destroy := c.broken || c.inTx
-	if v, ok := pc.inner.(driver.Validator); ok && !destroy {
-		destroy = !v.IsValid()
-	}
+	destroy := c.broken || c.inTx || pc.invalid()
 	c.res, c.pc = nil, nil
 	c.broken, c.inTx = false, false
 	if destroy {
@@ -126,13 +123,7 @@ func (c *conn) noteErr(ctx context.Context, err error) error {
 	if err == nil || err == driver.ErrSkip || c.pc == nil {
 		return err
 	}
-	bad := errors.Is(err, driver.ErrBadConn)
-	if !bad {
-		if v, ok := c.pc.inner.(driver.Validator); ok && !v.IsValid() {
-			bad = true
-		}
-	}
-	if bad {
+	if errors.Is(err, driver.ErrBadConn) || c.pc.invalid() {
 		c.broken = true
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			c.ps.pool.SuspectIdle()
@@ -148,8 +139,7 @@ func (c *conn) args(pc *pconn, args []driver.NamedValue) ([]driver.NamedValue, e
 		return args, nil
 	}
 	c.argsUnchecked = false
-	nvc, _ := pc.inner.(driver.NamedValueChecker)
-	return convertArgs(nvc, nil, -1, args)
+	return convertArgs(pc.checker, nil, -1, args)
 }
 
 // CheckNamedValue accepts the value as it is; ExecContext and QueryContext
@@ -166,19 +156,6 @@ func (c *conn) CheckNamedValue(*driver.NamedValue) error {
 	return nil
 }
 
-// runsDirectly reports whether the inner connection runs an Exec (or, for
-// query, a Query) without a prepared statement.
-func runsDirectly(ci driver.Conn, query bool) bool {
-	if query {
-		_, qc := ci.(driver.QueryerContext)
-		_, q := ci.(driver.Queryer) //nolint:staticcheck // legacy drivers
-		return qc || q
-	}
-	_, ec := ci.(driver.ExecerContext)
-	_, e := ci.(driver.Execer) //nolint:staticcheck // legacy drivers
-	return ec || e
-}
-
 // ExecContext forwards to the inner ExecerContext (or Execer), or returns
 // driver.ErrSkip so database/sql prepares the statement instead.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -186,7 +163,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if err != nil {
 		return nil, err
 	}
-	if !runsDirectly(pc.inner, false) {
+	if pc.execer == nil && pc.legacyExecer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
 		return nil, driver.ErrSkip
@@ -195,13 +172,10 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, err
 	}
 	var res driver.Result
-	switch ic := pc.inner.(type) {
-	case driver.ExecerContext:
-		res, err = ic.ExecContext(ctx, query, args)
-	case driver.Execer: //nolint:staticcheck // legacy drivers
-		res, err = execLegacy(ctx, ic, query, args)
-	default:
-		return nil, driver.ErrSkip
+	if pc.execer != nil {
+		res, err = pc.execer.ExecContext(ctx, query, args)
+	} else {
+		res, err = execLegacy(ctx, pc.legacyExecer, query, args)
 	}
 	return res, c.noteErr(ctx, err)
 }
@@ -215,7 +189,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
-	if !runsDirectly(pc.inner, true) {
+	if pc.queryer == nil && pc.legacyQueryer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
 		return nil, driver.ErrSkip
@@ -224,13 +198,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, err
 	}
 	var rows driver.Rows
-	switch ic := pc.inner.(type) {
-	case driver.QueryerContext:
-		rows, err = ic.QueryContext(ctx, query, args)
-	case driver.Queryer: //nolint:staticcheck // legacy drivers
-		rows, err = queryLegacy(ctx, ic, query, args)
-	default:
-		return nil, driver.ErrSkip
+	if pc.queryer != nil {
+		rows, err = pc.queryer.QueryContext(ctx, query, args)
+	} else {
+		rows, err = queryLegacy(ctx, pc.legacyQueryer, query, args)
 	}
 	return rows, c.noteErr(ctx, err)
 }

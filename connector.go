@@ -79,7 +79,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		// reaches applications and logs as the pool's last dial error.
 		return nil, redactError(err, ps.secrets)
 	}
-	pc := &pconn{inner: ic, ps: ps}
+	pc := newPconn(ic, ps)
 	if ps.cfg.stmtCacheSize > 0 {
 		pc.stmts = newStmtCache(ps.cfg.stmtCacheSize)
 	}
@@ -89,7 +89,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 // ping is the pool's Check: the inner driver's own verdict first
 // (driver.Validator), then driver.Pinger, then the validation query.
 func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
-	if v, ok := pc.inner.(driver.Validator); ok && !v.IsValid() {
+	if pc.validator != nil && !pc.validator.IsValid() {
 		return driver.ErrBadConn
 	}
 	if p, ok := pc.inner.(driver.Pinger); ok {
@@ -111,7 +111,33 @@ type pconn struct {
 	ps    *poolState
 	stmts *stmtCache // nil when pool_stmt_cache_size=0
 	used  bool       // bound before: reset the session at the next bind
+
+	// The inner connection's optional interfaces used on every operation,
+	// asserted once: a connection's type does not change. nil where it
+	// lacks the interface.
+	execer        driver.ExecerContext
+	queryer       driver.QueryerContext
+	legacyExecer  driver.Execer  //nolint:staticcheck // legacy drivers
+	legacyQueryer driver.Queryer //nolint:staticcheck // legacy drivers
+	checker       driver.NamedValueChecker
+	resetter      driver.SessionResetter
+	validator     driver.Validator
 }
+
+func newPconn(ic driver.Conn, ps *poolState) *pconn {
+	pc := &pconn{inner: ic, ps: ps}
+	pc.execer, _ = ic.(driver.ExecerContext)
+	pc.queryer, _ = ic.(driver.QueryerContext)
+	pc.legacyExecer, _ = ic.(driver.Execer)   //nolint:staticcheck // legacy drivers
+	pc.legacyQueryer, _ = ic.(driver.Queryer) //nolint:staticcheck // legacy drivers
+	pc.checker, _ = ic.(driver.NamedValueChecker)
+	pc.resetter, _ = ic.(driver.SessionResetter)
+	pc.validator, _ = ic.(driver.Validator)
+	return pc
+}
+
+// invalid reports whether the inner driver says the connection is gone.
+func (pc *pconn) invalid() bool { return pc.validator != nil && !pc.validator.IsValid() }
 
 func (pc *pconn) close() {
 	if pc.stmts != nil {

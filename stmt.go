@@ -127,7 +127,7 @@ func (s *stmt) convert(si driver.Stmt, args []driver.NamedValue) ([]driver.Named
 	}
 	nvc, ok := si.(driver.NamedValueChecker)
 	if !ok {
-		nvc, _ = s.c.pc.inner.(driver.NamedValueChecker)
+		nvc = s.c.pc.checker
 	}
 	cci, _ := si.(driver.ColumnConverter) //nolint:staticcheck // forwarded for old drivers
 	return convertArgs(nvc, cci, s.numInput, args)
