@@ -71,6 +71,10 @@ func (r *Resource[T]) Value() T { return r.value }
 // CreatedAt returns when the Constructor returned the resource.
 func (r *Resource[T]) CreatedAt() time.Time { return r.createdAt }
 
+// AcquiredAt returns when the current holder acquired the resource. Only the
+// holder may call it, while it holds the resource.
+func (r *Resource[T]) AcquiredAt() time.Time { return r.acquiredAt }
+
 // Release gives the resource back to the pool: to the longest waiting Acquire,
 // or to the idle list, or, if it has outlived its lifetime or the pool is
 // closed, to its Destructor. It does not block on I/O unless the resource is
