@@ -14,6 +14,7 @@ import (
 // concurrently with the Detector; the zero value is ready to track.
 type Borrow struct {
 	d       *Detector
+	id      uint64 // set by Track: numbers the detector's resources from 1
 	reclaim func() // set by Track: takes the resource back from its holder
 
 	// state guards the resource against reclaim while its holder uses it;
@@ -64,7 +65,7 @@ func (b *Borrow) End() {
 	}
 	var back *returned
 	if b.reported {
-		back = &returned{seq: b.seq, heldFor: b.d.now().Sub(b.since), acquired: b.acquired, reclaimed: b.reclaimed}
+		back = &returned{id: b.id, seq: b.seq, heldFor: b.d.now().Sub(b.since), acquired: b.acquired, reclaimed: b.reclaimed}
 	}
 	b.since = time.Time{}
 	b.rows, b.tx = 0, false
@@ -154,7 +155,7 @@ func (b *Borrow) openLocked() string {
 // snapshot is a copy of a borrow's state, taken under its lock and turned
 // into a Report (symbolized, sanitized) outside it.
 type snapshot struct {
-	seq       uint64
+	id, seq   uint64
 	since     time.Time
 	open      string
 	statement string
@@ -167,7 +168,7 @@ type snapshot struct {
 
 // snapshotLocked copies the current borrow into s. Call with b.mu held.
 func (b *Borrow) snapshotLocked(s *snapshot) {
-	s.seq, s.since, s.open = b.seq, b.since, b.openLocked()
+	s.id, s.seq, s.since, s.open = b.id, b.seq, b.since, b.openLocked()
 	s.statement, s.reclaimed = b.statement, b.reclaimed
 	s.acquired = b.acquired
 	s.rowsAt, s.txAt = nil, nil

@@ -63,8 +63,9 @@ type Detector struct {
 	done chan struct{}    // closed by Close
 	wg   sync.WaitGroup
 
-	leaks     atomic.Int64 // borrows reported
-	reclaimed atomic.Int64 // borrows whose resource was reclaimed
+	ids       atomic.Uint64 // numbers tracked resources
+	leaks     atomic.Int64  // borrows reported
+	reclaimed atomic.Int64  // borrows whose resource was reclaimed
 
 	mu      sync.Mutex
 	borrows []*Borrow // tracked; guarded by mu
@@ -111,7 +112,7 @@ func (d *Detector) Close() {
 // and frees its slot. It is called without any lock held, at most once per
 // borrow, and only while the holder is outside Enter/Exit.
 func (d *Detector) Track(b *Borrow, reclaim func()) {
-	b.d, b.reclaim = d, reclaim
+	b.d, b.reclaim, b.id = d, reclaim, d.ids.Add(1)
 	d.mu.Lock()
 	b.idx = len(d.borrows)
 	d.borrows = append(d.borrows, b)
@@ -244,7 +245,7 @@ func (d *Detector) emit(r Report) {
 
 // returned is what End keeps of a reported borrow for its closing line.
 type returned struct {
-	seq       uint64
+	id, seq   uint64
 	heldFor   time.Duration
 	acquired  Stack
 	reclaimed bool
@@ -254,6 +255,7 @@ func (d *Detector) logReturned(r *returned) {
 	_, at := d.symbolize(&r.acquired)
 	attrs := []slog.Attr{
 		slog.String("pool", d.cfg.Pool),
+		slog.Uint64("conn", r.id),
 		slog.Uint64("borrow", r.seq),
 		slog.Duration("held_for", r.heldFor),
 		slog.String("acquired_at", at),
@@ -277,6 +279,7 @@ func (d *Detector) symbolize(s *Stack) ([]Frame, string) {
 func (d *Detector) report(s *snapshot, now time.Time) Report {
 	r := Report{
 		Pool:      d.cfg.Pool,
+		Conn:      s.id,
 		Borrow:    s.seq,
 		Since:     s.since,
 		HeldFor:   now.Sub(s.since),

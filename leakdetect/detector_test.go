@@ -2,6 +2,7 @@ package leakdetect
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -76,13 +77,18 @@ func here() string {
 }
 
 // capture returns the stack of its caller, starting at the line that calls
-// it.
+// it. It and captureAt are not inlined, so they are two frames to skip
+// however the stack is walked.
+//
+//go:noinline
 func capture() *Stack {
 	s, _ := captureAt()
 	return s
 }
 
 // captureAt is capture, also returning "file:line" of the call.
+//
+//go:noinline
 func captureAt() (*Stack, string) {
 	var s Stack
 	s.Capture(2)
@@ -114,6 +120,71 @@ func TestStackCaptureSkipsFramesAndOriginSkipsLibraries(t *testing.T) {
 	s2, at2 := capture(), here()
 	if got := s2.Frames()[0].Location(); got != at2 {
 		t.Errorf("capture() starts at %s, want %s", got, at2)
+	}
+}
+
+// deep calls f at the bottom of n more frames, some inlined, some not.
+func deep(n int, f func()) {
+	if n == 0 {
+		f()
+		return
+	}
+	if n%2 == 0 {
+		deepInlined(n-1, f)
+		return
+	}
+	deep(n-1, f)
+}
+
+func deepInlined(n int, f func()) { deep(n, f) }
+
+func TestFramePointerStackSymbolizesAsRuntimeCallersDoes(t *testing.T) {
+	if !haveFP {
+		t.Skip("no frame-pointer unwinding on " + runtime.GOARCH)
+	}
+	for _, depth := range []int{0, 5, 20, 60} {
+		var fp, rc Stack
+		deep(depth, func() {
+			fp.Capture(0)
+			useFP = false
+			rc.Capture(0)
+			useFP = true
+		})
+		got, want := fp.Frames(), rc.Frames()
+		// The captures are on different lines; the rest must be equal.
+		if len(got) == 0 || len(want) == 0 || got[0].Function != want[0].Function {
+			t.Fatalf("depth %d: first frames %v and %v", depth, got, want)
+		}
+		got, want = got[1:], want[1:]
+		n := min(len(got), len(want))
+		if n < min(depth, MaxDepth-2) {
+			t.Fatalf("depth %d: %d frames by frame pointers, %d by runtime.Callers", depth, len(got), len(want))
+		}
+		for i := range n {
+			if got[i] != want[i] {
+				t.Fatalf("depth %d, frame %d: frame pointers give %v, runtime.Callers %v", depth, i+1, got[i], want[i])
+			}
+		}
+	}
+}
+
+func BenchmarkCapture(b *testing.B) {
+	for _, fp := range []bool{true, false} {
+		for _, depth := range []int{10, 30} {
+			b.Run(fmt.Sprintf("fp=%v/depth=%d", fp, depth), func(b *testing.B) {
+				if fp && !haveFP {
+					b.Skip("no frame pointers")
+				}
+				useFP = fp
+				defer func() { useFP = true }()
+				var s Stack
+				deep(depth, func() {
+					for b.Loop() {
+						s.Capture(0)
+					}
+				})
+			})
+		}
 	}
 }
 

@@ -14,7 +14,8 @@ const (
 // Report describes one borrow held longer than the threshold.
 type Report struct {
 	Pool      string        `json:"pool"`
-	Borrow    uint64        `json:"borrow"`   // counts the resource's borrows; the "returned" log line repeats it
+	Conn      uint64        `json:"conn"`     // numbers the pool's resources (physical connections) from 1
+	Borrow    uint64        `json:"borrow"`   // counts the resource's borrows; with Conn, the "returned" log line repeats it
 	Since     time.Time     `json:"since"`    // when the borrow began
 	HeldFor   time.Duration `json:"held_for"` // as of the report
 	Open      string        `json:"open"`     // "rows", "tx", "tx+rows", or "conn" (neither)
@@ -39,6 +40,7 @@ type Report struct {
 func (r Report) attrs() []slog.Attr {
 	a := []slog.Attr{
 		slog.String("pool", r.Pool),
+		slog.Uint64("conn", r.Conn),
 		slog.Uint64("borrow", r.Borrow),
 		slog.Duration("held_for", r.HeldFor.Round(time.Millisecond)),
 		slog.String("open", r.Open),

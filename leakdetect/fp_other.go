@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package leakdetect
+
+const haveFP = false
+
+func callersFP(skip int, pcs []uintptr) int {
+	panic("leakdetect: no frame-pointer unwinding on this architecture")
+}
