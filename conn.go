@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 
+	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
 )
 
@@ -45,6 +46,14 @@ type conn struct {
 	bindStmts     []*ownedStmt // statements prepared in this binding with the cache off
 	closed        bool
 	ownsConnector bool // made by Driver.Open: Close closes the connector too
+
+	// Leak detection, while ps.leak is not nil (leak.go).
+	hstack     leakdetect.Stack // a stack of the current hand-out; handout says which
+	handout    uint8            // handoutNone, handoutOp, …
+	guarded    bool             // leaked connections may be reclaimed: calls into the binding are bracketed by enter and exit
+	entered    bool             // between enter and exit
+	spareRows  rows             // reused by wrapRows
+	spareInUse bool             // spareRows wraps open rows
 }
 
 // bind returns the bound physical connection, acquiring one if the logical
@@ -54,6 +63,9 @@ type conn struct {
 // driver.ErrBadConn destroys it and another is taken.
 func (c *conn) bind(ctx context.Context) (*pconn, error) {
 	if c.pc != nil {
+		if !c.enter() {
+			return nil, ErrReclaimed
+		}
 		return c.pc, nil
 	}
 	if c.closed {
@@ -84,6 +96,13 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 		c.res, c.pc, c.last = res, pc, res
 		c.broken, c.inTx = false, false
 		c.epoch++
+		if c.ps.leak != nil {
+			// The leak detector reclaims through pc.res; it reads it only
+			// after Begin, which orders this write before its read.
+			pc.res = res
+			c.enter() // a borrow that has not begun cannot be reclaimed
+			pc.leak.Begin(res.AcquiredAt(), c.acquireStack())
+		}
 		return pc, nil
 	}
 }
@@ -93,11 +112,26 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 // reported invalid by the inner driver.
 func (c *conn) unbind() {
 	c.argsUnchecked = false
+	c.handout = handoutNone
 	res := c.res
 	if res == nil {
 		return
 	}
 	pc := c.pc
+	if c.ps.leak != nil {
+		reclaimed := !c.enter()
+		pc.leak.End()
+		if reclaimed {
+			// The leak detector destroyed the physical connection (maybe
+			// still is): touch nothing of it.
+			clear(c.bindStmts)
+			c.bindStmts = c.bindStmts[:0]
+			c.res, c.pc, c.last = nil, nil, nil
+			c.broken, c.inTx = false, false
+			return
+		}
+		c.exit()
+	}
 	for _, s := range c.bindStmts {
 		s.close()
 	}
@@ -163,6 +197,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if err != nil {
 		return nil, err
 	}
+	defer c.exit()
 	if pc.execer == nil && pc.legacyExecer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
@@ -170,6 +205,9 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	if args, err = c.args(pc, args); err != nil {
 		return nil, err
+	}
+	if c.ps.leak != nil {
+		pc.leak.Statement(query)
 	}
 	var res driver.Result
 	if pc.execer != nil {
@@ -189,6 +227,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if err != nil {
 		return nil, err
 	}
+	defer c.exit()
 	if pc.queryer == nil && pc.legacyQueryer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
@@ -203,7 +242,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	} else {
 		rows, err = queryLegacy(ctx, pc.legacyQueryer, query, args)
 	}
-	return rows, c.noteErr(ctx, err)
+	if err != nil || c.ps.leak == nil {
+		return rows, c.noteErr(ctx, err)
+	}
+	return c.wrapRows(ctx, pc, rows, query), nil
 }
 
 // PrepareContext prepares query on the bound physical connection and returns
@@ -213,6 +255,10 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	pc, err := c.bind(ctx)
 	if err != nil {
 		return nil, err
+	}
+	defer c.exit()
+	if c.ps.leak != nil {
+		pc.leak.Statement(query)
 	}
 	s := newStmt(c, query)
 	si, err := s.inner(ctx, pc)
@@ -236,6 +282,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if err != nil {
 		return nil, err
 	}
+	defer c.exit()
 	var itx driver.Tx
 	if bt, ok := pc.inner.(driver.ConnBeginTx); ok {
 		itx, err = bt.BeginTx(ctx, opts)
@@ -246,6 +293,9 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		return nil, c.noteErr(ctx, err)
 	}
 	c.inTx = true
+	if c.ps.leak != nil {
+		pc.leak.Tx(c.opStack(0))
+	}
 	return &tx{c: c, inner: itx, ctx: ctx}, nil
 }
 
@@ -261,6 +311,7 @@ func (c *conn) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer c.exit()
 	if p, ok := pc.inner.(driver.Pinger); ok {
 		return c.noteErr(ctx, p.Ping(ctx))
 	}
@@ -269,10 +320,14 @@ func (c *conn) Ping(ctx context.Context) error {
 
 // ResetSession is called by database/sql before it reuses the connection.
 // The logical connection is unbound by then (IsValid unbound it), and the
-// inner session is reset at the next bind instead, so there is nothing to do.
+// inner session is reset at the next bind instead. With leak detection on,
+// it notes where the application took the connection.
 func (c *conn) ResetSession(ctx context.Context) error {
 	if c.closed {
 		return driver.ErrBadConn
+	}
+	if c.ps.leak != nil {
+		c.noteHandout()
 	}
 	return nil
 }

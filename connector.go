@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
 )
 
@@ -32,7 +33,8 @@ type poolState struct {
 	cfg       config
 	inner     driver.Connector
 	pool      *pool.Pool[*pconn]
-	secrets   []string // passwords in the inner DSN, scrubbed from dial errors
+	leak      *leakdetect.Detector // nil: leak detection is off
+	secrets   []string             // passwords in the inner DSN, scrubbed from dial errors
 
 	key  string // registry key; "" for connectors made by NewConnector or Wrap
 	refs int    // open Connectors; guarded by registry.mu
@@ -44,6 +46,11 @@ func newPoolState(innerName string, inner driver.Connector, cfg config) (*poolSt
 	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name}
 	if ps.name == "" {
 		ps.name = fmt.Sprintf("%s#%d", innerName, poolSeq.Add(1))
+	}
+	// Before the pool, whose first dials (pool_min_conns) track their
+	// connections with it.
+	if err := ps.newDetector(); err != nil {
+		return nil, err
 	}
 	p, err := pool.New(pool.Config[*pconn]{
 		Name:              ps.name,
@@ -65,6 +72,9 @@ func newPoolState(innerName string, inner driver.Connector, cfg config) (*poolSt
 		FIFO:             cfg.reuseFIFO,
 	})
 	if err != nil {
+		if ps.leak != nil {
+			ps.leak.Close()
+		}
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
@@ -82,6 +92,9 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	pc := newPconn(ic, ps)
 	if ps.cfg.stmtCacheSize > 0 {
 		pc.stmts = newStmtCache(ps.cfg.stmtCacheSize)
+	}
+	if ps.leak != nil {
+		ps.leak.Track(&pc.leak, pc.reclaim)
 	}
 	return pc, nil
 }
@@ -101,7 +114,12 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 	return nil
 }
 
-func (ps *poolState) close() { ps.pool.Close() }
+func (ps *poolState) close() {
+	ps.pool.Close()
+	if ps.leak != nil {
+		ps.leak.Close()
+	}
+}
 
 // pconn is a physical connection: the inner driver's connection and what
 // sqlpool keeps with it. Its fields are used only by the logical connection
@@ -111,6 +129,11 @@ type pconn struct {
 	ps    *poolState
 	stmts *stmtCache // nil when pool_stmt_cache_size=0
 	used  bool       // bound before: reset the session at the next bind
+
+	// With leak detection on: the current borrow, and the resource it is
+	// held as (set at each bind; the leak detector reclaims through it).
+	leak leakdetect.Borrow
+	res  *pool.Resource[*pconn]
 
 	// The inner connection's optional interfaces used on every operation,
 	// asserted once: a connection's type does not change. nil where it
@@ -140,6 +163,9 @@ func newPconn(ic driver.Conn, ps *poolState) *pconn {
 func (pc *pconn) invalid() bool { return pc.validator != nil && !pc.validator.IsValid() }
 
 func (pc *pconn) close() {
+	if pc.ps.leak != nil {
+		pc.ps.leak.Untrack(&pc.leak)
+	}
 	if pc.stmts != nil {
 		pc.stmts.closeAll()
 	}
@@ -191,10 +217,17 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 // Connect returns a logical connection. It does not dial: the connection
 // borrows a physical one from the pool on its first operation.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	return c.newConn(), nil
+	sc := c.newConn()
+	if sc.ps.leak != nil {
+		// database/sql hands a new connection out without ResetSession.
+		sc.noteHandout()
+	}
+	return sc, nil
 }
 
-func (c *Connector) newConn() *conn { return &conn{ps: c.ps, ctr: c} }
+func (c *Connector) newConn() *conn {
+	return &conn{ps: c.ps, ctr: c, guarded: c.ps.leak != nil && c.ps.cfg.leakReclaim}
+}
 
 // Driver returns the sqlpool driver.
 func (c *Connector) Driver() driver.Driver { return c.drv }
@@ -231,29 +264,30 @@ func (c *Connector) Stat() Stat { return c.ps.stat() }
 type Stat struct {
 	Name string
 	pool.Stat
+
+	// Leaks counts the connections reported as held longer than
+	// pool_leak_threshold (each once). Those reclaimed are counted in
+	// Destroyed, as pool.ReasonReclaimed.
+	Leaks int64
 }
 
-func (ps *poolState) stat() Stat { return Stat{Name: ps.name, Stat: ps.pool.Stat()} }
+func (ps *poolState) stat() Stat {
+	s := Stat{Name: ps.name, Stat: ps.pool.Stat()}
+	if ps.leak != nil {
+		s.Leaks = ps.leak.Leaks()
+	}
+	return s
+}
 
 // DBStat returns a snapshot of the pool under db. It takes a logical
 // connection from db for a moment (which dials nothing) and fails if db is
 // not a sqlpool database.
 func DBStat(ctx context.Context, db *sql.DB) (Stat, error) {
-	c, err := db.Conn(ctx)
+	ps, err := dbPool(ctx, db, "DBStat")
 	if err != nil {
 		return Stat{}, err
 	}
-	defer c.Close()
-	var s Stat
-	err = c.Raw(func(dc any) error {
-		sc, ok := dc.(*conn)
-		if !ok {
-			return fmt.Errorf("sqlpool: DBStat: %T is not a sqlpool connection", dc)
-		}
-		s = sc.ps.stat()
-		return nil
-	})
-	return s, err
+	return ps.stat(), nil
 }
 
 // Stats returns a snapshot of every sqlpool pool opened through sql.Open and

@@ -402,6 +402,7 @@ const (
 	kindDuration
 	kindString
 	kindReuse
+	kindBool
 )
 
 // poolParam describes one pool_* parameter: its kind, an example value for
@@ -413,6 +414,7 @@ type poolParam struct {
 	setInt   func(c *config, n int)
 	setDur   func(c *config, d time.Duration)
 	setStr   func(c *config, s string) // kindString and kindReuse
+	setBool  func(c *config, b bool)
 }
 
 // poolParams are the pool_* parameters, with pgxpool's names where pgxpool
@@ -430,6 +432,7 @@ var poolParams = map[string]poolParam{
 	"pool_ping_idle_after":          {kind: kindDuration, example: "1s", example2: "500ms", setDur: func(c *config, d time.Duration) { c.pingIdleAfter = d }},
 	"pool_ping_timeout":             {kind: kindDuration, example: "5s", example2: "500ms", setDur: func(c *config, d time.Duration) { c.pingTimeout = d }},
 	"pool_leak_threshold":           {kind: kindDuration, example: "30s", example2: "5m", setDur: func(c *config, d time.Duration) { c.leakThreshold = d }},
+	"pool_leak_reclaim":             {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.leakReclaim = b }},
 	"pool_validation_query":         {kind: kindString, example: "SELECT 1", setStr: func(c *config, s string) { c.validationQuery = s }},
 	"pool_name":                     {kind: kindString, example: "orders", setStr: func(c *config, s string) { c.name = s }},
 	"pool_reuse":                    {kind: kindReuse, example: "fifo", setStr: func(c *config, s string) { c.reuseFIFO = s == "fifo" }},
@@ -461,8 +464,11 @@ func (c *config) applyParams(params []dsnParam) error {
 		// An empty pool_validation_query is allowed: it is the default,
 		// "use driver.Pinger only", and overrides WithValidationQuery.
 		if p.value == "" && p.key != "pool_validation_query" {
-			if def.kind == kindReuse {
+			switch def.kind {
+			case kindReuse:
 				return fmt.Errorf("sqlpool: %s has no value; write %s=lifo or %s=fifo", p.key, p.key, p.key)
+			case kindBool:
+				return fmt.Errorf("sqlpool: %s has no value; write %s=true or %s=false", p.key, p.key, p.key)
 			}
 			return fmt.Errorf("sqlpool: %s has no value; write e.g. %s=%s", p.key, p.key, def.example)
 		}
@@ -496,6 +502,12 @@ func (c *config) applyParams(params []dsnParam) error {
 				return fmt.Errorf("sqlpool: %s: %q is not lifo or fifo", p.key, echoParam(p.value))
 			}
 			def.setStr(c, p.value)
+		case kindBool:
+			b, err := strconv.ParseBool(p.value)
+			if err != nil {
+				return fmt.Errorf("sqlpool: %s: %q is not true or false", p.key, echoParam(p.value))
+			}
+			def.setBool(c, b)
 		}
 	}
 	return nil

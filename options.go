@@ -5,29 +5,33 @@ import (
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/sqlpool/sqlpool/leakdetect"
 )
 
 // config holds a pool's settings. The zero value is not meaningful: start
 // from defaultConfig, apply Options, then DSN parameters, then validate.
 type config struct {
-	name                  string        // pool_name; "" means derived from the DSN
-	maxConns              int           // pool_max_conns, >= 1
-	minConns              int           // pool_min_conns, 0..maxConns
-	minIdleConns          int           // pool_min_idle_conns, 0..maxConns
-	maxConnLifetime       time.Duration // pool_max_conn_lifetime; 0 means unlimited
-	maxConnLifetimeJitter time.Duration // pool_max_conn_lifetime_jitter; 0 means none
-	jitterSet             bool          // jitter was set explicitly; else it is maxConnLifetime/10
-	maxConnIdleTime       time.Duration // pool_max_conn_idle_time; 0 means unlimited
-	healthCheckPeriod     time.Duration // pool_health_check_period; 0 means no background checks
-	acquireTimeout        time.Duration // pool_acquire_timeout; 0 means only the context bounds the wait
-	pingIdleAfter         time.Duration // pool_ping_idle_after; 0 means ping before every hand-out; < 0 (Go only) never
-	pingTimeout           time.Duration // pool_ping_timeout; 0 means no timeout
-	validationQuery       string        // pool_validation_query; "" means use driver.Pinger only
-	leakThreshold         time.Duration // pool_leak_threshold; 0 means leak detection is off
-	reuseFIFO             bool          // pool_reuse=fifo; default lifo
-	stmtCacheSize         int           // pool_stmt_cache_size; 0 means statements live only for one hand-out
-	stmtCacheSet          bool          // stmtCacheSize was set explicitly; else it depends on the inner driver
-	logger                *slog.Logger  // Go only; nil means slog.Default()
+	name                  string                  // pool_name; "" means derived from the DSN
+	maxConns              int                     // pool_max_conns, >= 1
+	minConns              int                     // pool_min_conns, 0..maxConns
+	minIdleConns          int                     // pool_min_idle_conns, 0..maxConns
+	maxConnLifetime       time.Duration           // pool_max_conn_lifetime; 0 means unlimited
+	maxConnLifetimeJitter time.Duration           // pool_max_conn_lifetime_jitter; 0 means none
+	jitterSet             bool                    // jitter was set explicitly; else it is maxConnLifetime/10
+	maxConnIdleTime       time.Duration           // pool_max_conn_idle_time; 0 means unlimited
+	healthCheckPeriod     time.Duration           // pool_health_check_period; 0 means no background checks
+	acquireTimeout        time.Duration           // pool_acquire_timeout; 0 means only the context bounds the wait
+	pingIdleAfter         time.Duration           // pool_ping_idle_after; 0 means ping before every hand-out; < 0 (Go only) never
+	pingTimeout           time.Duration           // pool_ping_timeout; 0 means no timeout
+	validationQuery       string                  // pool_validation_query; "" means use driver.Pinger only
+	leakThreshold         time.Duration           // pool_leak_threshold; 0 means leak detection is off
+	leakReclaim           bool                    // pool_leak_reclaim: close a leaked connection's physical connection
+	onLeak                func(leakdetect.Report) // Go only; nil means log only
+	reuseFIFO             bool                    // pool_reuse=fifo; default lifo
+	stmtCacheSize         int                     // pool_stmt_cache_size; 0 means statements live only for one hand-out
+	stmtCacheSet          bool                    // stmtCacheSize was set explicitly; else it depends on the inner driver
+	logger                *slog.Logger            // Go only; nil means slog.Default()
 }
 
 // Defaults, in one place. The README's settings table repeats them.
@@ -39,6 +43,12 @@ const (
 	defaultPingIdleAfter     = time.Second
 	defaultPingTimeout       = 5 * time.Second
 	defaultStmtCacheSize     = 256
+
+	// defaultLeakThreshold is long enough that a transaction or a sql.Conn
+	// held on purpose is rarely reported (HikariCP's users advise a minute
+	// or more), and short enough that a leak is named within minutes of the
+	// pool starting to run dry. The README justifies it with measurements.
+	defaultLeakThreshold = 2 * time.Minute
 )
 
 // defaultMaxConns is pgxpool's default: max(4, runtime.NumCPU()).
@@ -54,6 +64,7 @@ func defaultConfig() config {
 		pingIdleAfter:     defaultPingIdleAfter,
 		pingTimeout:       defaultPingTimeout,
 		stmtCacheSize:     defaultStmtCacheSize,
+		leakThreshold:     defaultLeakThreshold,
 	}
 }
 
@@ -82,6 +93,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("sqlpool: pool_min_idle_conns (%d) must not exceed pool_max_conns (%d); lower pool_min_idle_conns or raise pool_max_conns", c.minIdleConns, c.maxConns)
 	case c.stmtCacheSize < 0:
 		return fmt.Errorf("sqlpool: pool_stmt_cache_size must be >= 0, got %d", c.stmtCacheSize)
+	case c.leakReclaim && c.leakThreshold == 0:
+		return fmt.Errorf("sqlpool: pool_leak_reclaim=true needs leak detection; set pool_leak_threshold > 0 (e.g. pool_leak_threshold=5m) or drop pool_leak_reclaim")
 	}
 	for _, d := range []struct {
 		name string
@@ -170,9 +183,25 @@ func WithPingTimeout(d time.Duration) Option {
 func WithValidationQuery(q string) Option { return func(c *config) { c.validationQuery = q } }
 
 // WithLeakThreshold sets how long an application may hold a connection before
-// it is reported as a leak (pool_leak_threshold); 0 means off.
+// it is reported as a leak (pool_leak_threshold); 0 turns leak detection off.
+// Default 2m.
 func WithLeakThreshold(d time.Duration) Option {
 	return func(c *config) { c.leakThreshold = d }
+}
+
+// WithLeakReclaim makes the pool take back the physical connection of a
+// reported leak (pool_leak_reclaim=true): it is closed and its slot freed,
+// and the application's next use of the leaked handle fails with
+// ErrReclaimed. Default false: leaks are only reported.
+func WithLeakReclaim(reclaim bool) Option {
+	return func(c *config) { c.leakReclaim = reclaim }
+}
+
+// WithOnLeak sets a function that receives each leak report, besides the log
+// line. It runs on the pool's leak-scanning goroutine and should return
+// quickly.
+func WithOnLeak(f func(leakdetect.Report)) Option {
+	return func(c *config) { c.onLeak = f }
 }
 
 // WithName names the pool in errors, logs and metrics (pool_name).
@@ -203,5 +232,6 @@ func (c *config) forDriver(innerName string) {
 	}
 }
 
-// WithLogger sets the logger for the pool's reports. Default slog.Default().
+// WithLogger sets the logger for the pool's reports (leaks, and leaked
+// connections returning). Default slog.Default(), read when a report is made.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

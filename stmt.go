@@ -78,8 +78,9 @@ func (s *stmt) learn(pc *pconn, si driver.Stmt) {
 // Close when no operation runs on the connection, so it must not touch one
 // that another logical connection may hold now.
 func (s *stmt) Close() error {
-	if o := s.own; o != nil && !o.closed && o.epoch == s.c.epoch && s.c.pc != nil {
+	if o := s.own; o != nil && !o.closed && o.epoch == s.c.epoch && s.c.pc != nil && s.c.enter() {
 		o.close()
+		s.c.exit()
 		s.c.bindStmts = slices.DeleteFunc(s.c.bindStmts, func(b *ownedStmt) bool { return b == o })
 	}
 	s.own = nil
@@ -116,6 +117,7 @@ func (s *stmt) prepareArgs(ctx context.Context) (driver.Stmt, error) {
 	}
 	si, err := s.inner(ctx, pc)
 	if err != nil {
+		s.c.exit()
 		return nil, s.c.noteErr(ctx, err)
 	}
 	return si, nil
@@ -139,8 +141,12 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	if err != nil {
 		return nil, err
 	}
+	defer s.c.exit()
 	if args, err = s.convert(si, args); err != nil {
 		return nil, err
+	}
+	if s.c.ps.leak != nil {
+		s.c.pc.leak.Statement(s.query)
 	}
 	res, err := execStmt(ctx, si, args)
 	return res, s.c.noteErr(ctx, err)
@@ -152,11 +158,15 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	if err != nil {
 		return nil, err
 	}
+	defer s.c.exit()
 	if args, err = s.convert(si, args); err != nil {
 		return nil, err
 	}
 	rows, err := queryStmt(ctx, si, args)
-	return rows, s.c.noteErr(ctx, err)
+	if err != nil || s.c.ps.leak == nil {
+		return rows, s.c.noteErr(ctx, err)
+	}
+	return s.c.wrapRows(ctx, s.c.pc, rows, s.query), nil
 }
 
 // Exec is ExecContext without a context.

@@ -19,15 +19,23 @@ type tx struct {
 
 // Commit forwards to the inner transaction.
 func (t *tx) Commit() error {
+	if !t.c.enter() {
+		return ErrReclaimed
+	}
+	defer t.c.exit()
 	err := t.inner.Commit()
-	t.c.inTx = false
+	t.c.endTx()
 	return t.c.noteErr(context.Background(), err)
 }
 
 // Rollback forwards to the inner transaction.
 func (t *tx) Rollback() error {
+	if !t.c.enter() {
+		return ErrReclaimed
+	}
+	defer t.c.exit()
 	err := t.inner.Rollback()
-	t.c.inTx = false
+	t.c.endTx()
 	if t.ctx.Err() != nil && !keepsConnOnRollback(t.c.pc.inner) {
 		// database/sql rolls back a transaction whose context ended and then
 		// discards the connection, unless the driver can reset and validate
@@ -36,6 +44,14 @@ func (t *tx) Rollback() error {
 		t.c.broken = true
 	}
 	return t.c.noteErr(context.Background(), err)
+}
+
+// endTx records that the transaction ended.
+func (c *conn) endTx() {
+	c.inTx = false
+	if c.ps.leak != nil {
+		c.pc.leak.TxDone()
+	}
 }
 
 // keepsConnOnRollback is database/sql's test (sql.go, DB.beginDC) for

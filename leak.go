@@ -1,0 +1,229 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync/atomic"
+
+	"github.com/sqlpool/sqlpool/internal/sqltext"
+	"github.com/sqlpool/sqlpool/leakdetect"
+)
+
+// ErrReclaimed is returned by every use of a connection, transaction or rows
+// whose physical connection was reclaimed by leak detection
+// (pool_leak_reclaim=true): it had been held longer than
+// pool_leak_threshold, and the pool closed it to free its slot. It wraps
+// driver.ErrBadConn, so database/sql discards the logical connection too.
+var ErrReclaimed = fmt.Errorf("sqlpool: this connection was held longer than pool_leak_threshold and reclaimed (see the leak report in the log); close it and take another: %w", driver.ErrBadConn)
+
+// libraryFrames are the packages between an application and a borrow: a
+// leak report's acquired_at is the first frame outside them.
+var libraryFrames = []string{"database/sql.", "github.com/sqlpool/sqlpool.", "github.com/sqlpool/sqlpool/"}
+
+// reportedQueryLen bounds a statement in a leak report.
+const reportedQueryLen = 512
+
+// newDetector starts leak detection for ps, if it is on.
+func (ps *poolState) newDetector() error {
+	if ps.cfg.leakThreshold <= 0 {
+		return nil
+	}
+	opts := sqltext.Options{DoubleQuotedStrings: doubleQuotedStrings(ps.innerName), MaxLen: reportedQueryLen}
+	d, err := leakdetect.New(leakdetect.Config{
+		Threshold: ps.cfg.leakThreshold,
+		Pool:      ps.name,
+		Logger:    ps.cfg.logger,
+		OnLeak:    ps.cfg.onLeak,
+		Reclaim:   ps.cfg.leakReclaim,
+		Sanitize:  func(q string) string { return sqltext.Sanitize(q, opts) },
+		Libraries: libraryFrames,
+	})
+	if err != nil {
+		return fmt.Errorf("sqlpool: %w", err)
+	}
+	ps.leak = d
+	return nil
+}
+
+// doubleQuotedStrings reports whether the inner driver's database reads
+// "..." as a string rather than an identifier (MySQL and MariaDB do, unless
+// ANSI_QUOTES is set): such text is sanitized as a literal.
+func doubleQuotedStrings(innerName string) bool {
+	return innerName == "mysql" || strings.Contains(innerName, "mysql.")
+}
+
+// The kinds of stack a logical connection holds in hstack.
+const (
+	handoutNone = iota // hstack is not this hand-out's
+	handoutOp          // hstack is the stack of the operation database/sql took the connection for, not yet used
+	handoutConn        // hstack is where DB.Conn handed the connection out; operations capture their own
+	handoutUsed        // hstack was used by the operation
+)
+
+// noteHandout captures where database/sql hands the connection out (it calls
+// Connect or ResetSession from DB.conn, on the application's goroutine). For
+// DB.Query, DB.Exec or DB.Begin the stack is also the operation's, which
+// then need not capture its own; for DB.Conn it is the line that took the
+// connection, which the leak report names.
+//
+// Not inlined, so the frames it skips are known (see leakdetect.Stack.Capture).
+//
+//go:noinline
+func (c *conn) noteHandout() {
+	c.hstack.Capture(2) // from ResetSession's or Connect's caller
+	c.handout = classifyHandout(c.hstack.PCs())
+}
+
+// opStack returns the stack of the current operation: the hand-out's, if
+// database/sql handed the connection out for this operation, else one
+// captured now (skip frames above the caller).
+//
+// Not inlined, so the frames it skips are known (see leakdetect.Stack.Capture).
+//
+//go:noinline
+func (c *conn) opStack(skip int) *leakdetect.Stack {
+	if c.handout == handoutOp {
+		c.handout = handoutUsed
+		return &c.hstack
+	}
+	c.hstack.Capture(skip + 2)
+	c.handout = handoutUsed
+	return &c.hstack
+}
+
+// acquireStack returns the stack of where the connection was taken, for the
+// borrow that begins now.
+//
+// Not inlined, so the frames it skips are known (see leakdetect.Stack.Capture).
+//
+//go:noinline
+func (c *conn) acquireStack() *leakdetect.Stack {
+	if c.handout == handoutNone || c.handout == handoutUsed {
+		// No hand-out seen (database/sql gave a connection opened in the
+		// background straight to a waiter), or an operation after it: the
+		// current one took the connection.
+		c.hstack.Capture(2) // from bind's caller
+		c.handout = handoutOp
+	}
+	return &c.hstack
+}
+
+// enter brackets a call into the bound physical connection when leaked
+// connections may be reclaimed, so one is never closed mid-call. It reports
+// false if the connection was reclaimed.
+func (c *conn) enter() bool {
+	if !c.guarded || c.entered {
+		return true
+	}
+	if !c.pc.leak.Enter() {
+		return false
+	}
+	c.entered = true
+	return true
+}
+
+// exit ends what enter began.
+func (c *conn) exit() {
+	if c.entered {
+		c.entered = false
+		c.pc.leak.Exit()
+	}
+}
+
+// Frame classes for classifyHandout.
+const (
+	frameOther  = iota + 1
+	frameDBconn // database/sql.(*DB).conn: takes a connection for a DB method
+	frameDBConn // database/sql.(*DB).Conn: the application takes a sql.Conn
+)
+
+// frameClasses caches the class of program counters seen at hand-outs (a
+// few call sites in database/sql), so classifying costs no symbol lookup:
+// each entry is pc<<2 | class, in a slot chosen by the pc.
+var frameClasses [256]atomic.Uint64
+
+// classifyHandout says from the stack at Connect or ResetSession whether
+// database/sql takes the connection for one of its own methods (handoutOp)
+// or for DB.Conn (handoutConn), or not for an application's call at all
+// (handoutNone: the background opener).
+func classifyHandout(pcs []uintptr) uint8 {
+	for i, pc := range pcs[:min(len(pcs), 6)] {
+		if frameClass(pc) != frameDBconn {
+			continue
+		}
+		if i+1 < len(pcs) && frameClass(pcs[i+1]) == frameDBConn {
+			return handoutConn
+		}
+		return handoutOp
+	}
+	return handoutNone
+}
+
+func frameClass(pc uintptr) uint8 {
+	slot := &frameClasses[(pc^pc>>8)%uintptr(len(frameClasses))]
+	if e := slot.Load(); e>>2 == uint64(pc) && e&3 != 0 {
+		return uint8(e & 3)
+	}
+	class := uint8(frameOther)
+	f, _ := runtime.CallersFrames([]uintptr{pc}).Next()
+	switch {
+	case f.Function == "database/sql.(*DB).conn":
+		class = frameDBconn
+	case strings.HasPrefix(f.Function, "database/sql.(*DB).Conn"):
+		class = frameDBConn
+	}
+	slot.Store(uint64(pc)<<2 | uint64(class))
+	return class
+}
+
+// reclaim takes the physical connection back from the application that
+// leaked it: the leak detector calls it, at most once, while no call is in
+// progress on it (the application's next one fails with ErrReclaimed).
+func (pc *pconn) reclaim() { pc.res.DestroyReclaimed() }
+
+// LeakSuspects returns the connections of the connector's pool held longer
+// than pool_leak_threshold now, oldest first, whether reported yet or not;
+// nil when leak detection is off.
+func (c *Connector) LeakSuspects() []leakdetect.Report { return c.ps.suspects() }
+
+func (ps *poolState) suspects() []leakdetect.Report {
+	if ps.leak == nil {
+		return nil
+	}
+	return ps.leak.Suspects()
+}
+
+// LeakSuspects returns the connections of db's pool held longer than
+// pool_leak_threshold now, oldest first (see Connector.LeakSuspects). Like
+// DBStat, it takes a logical connection from db for a moment and fails if db
+// is not a sqlpool database.
+func LeakSuspects(ctx context.Context, db *sql.DB) ([]leakdetect.Report, error) {
+	ps, err := dbPool(ctx, db, "LeakSuspects")
+	if err != nil {
+		return nil, err
+	}
+	return ps.suspects(), nil
+}
+
+// dbPool returns the pool under db; fn names the caller in its error.
+func dbPool(ctx context.Context, db *sql.DB, fn string) (*poolState, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var ps *poolState
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("sqlpool: %s: %T is not a sqlpool connection", fn, dc)
+		}
+		ps = sc.ps
+		return nil
+	})
+	return ps, err
+}
