@@ -9,11 +9,15 @@ import (
 	_ "github.com/sqlpool/sqlpool"
 )
 
-// The wrapper's own cost: in-memory SQLite answers SELECT 1 in about a
-// microsecond, so whatever sqlpool adds shows. Compare with
+// The wrapper's own cost: in-memory SQLite answers SELECT 1 in a few
+// microseconds, so whatever sqlpool adds shows. Three drivers: raw
+// database/sql on go-sqlite3, sqlpool with its defaults (leak detection on),
+// and sqlpool with leak detection off (pool_leak_threshold=0). Compare with
 //
 //	go test -run '^$' -bench 'SQLiteSelect1' -count 10 . | tee new.txt
 //	benchstat -col /driver new.txt
+var benchDrivers = []string{"raw", "sqlpool-noleak", "sqlpool"}
+
 func benchDBs(b *testing.B) map[string]*sql.DB {
 	b.Helper()
 	open := func(name, dsn string) *sql.DB {
@@ -25,14 +29,15 @@ func benchDBs(b *testing.B) map[string]*sql.DB {
 		return db
 	}
 	return map[string]*sql.DB{
-		"raw":     open("sqlite3", ":memory:"),
-		"sqlpool": open("sqlpool", "sqlite3::memory:?pool_max_conns=64"),
+		"raw":            open("sqlite3", ":memory:"),
+		"sqlpool-noleak": open("sqlpool", "sqlite3::memory:?pool_max_conns=64&pool_leak_threshold=0"),
+		"sqlpool":        open("sqlpool", "sqlite3::memory:?pool_max_conns=64"),
 	}
 }
 
 func BenchmarkSQLiteSelect1(b *testing.B) {
 	dbs := benchDBs(b)
-	for _, name := range []string{"raw", "sqlpool"} {
+	for _, name := range benchDrivers {
 		db := dbs[name]
 		b.Run("driver="+name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -48,7 +53,7 @@ func BenchmarkSQLiteSelect1(b *testing.B) {
 
 func BenchmarkSQLiteSelect1Parallel(b *testing.B) {
 	dbs := benchDBs(b)
-	for _, name := range []string{"raw", "sqlpool"} {
+	for _, name := range benchDrivers {
 		db := dbs[name]
 		for _, clients := range []int{1, 8} {
 			b.Run(fmt.Sprintf("driver=%s/clients=%d", name, clients), func(b *testing.B) {
@@ -72,7 +77,7 @@ func BenchmarkSQLiteSelect1Parallel(b *testing.B) {
 // deferred argument conversion path.
 func BenchmarkSQLiteSelect1Args(b *testing.B) {
 	dbs := benchDBs(b)
-	for _, name := range []string{"raw", "sqlpool"} {
+	for _, name := range benchDrivers {
 		db := dbs[name]
 		b.Run("driver="+name, func(b *testing.B) {
 			b.ReportAllocs()
