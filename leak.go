@@ -21,8 +21,16 @@ import (
 var ErrReclaimed = fmt.Errorf("sqlpool: this connection was held longer than pool_leak_threshold and reclaimed (see the leak report in the log); close it and take another: %w", driver.ErrBadConn)
 
 // libraryFrames are the packages between an application and a borrow: a
-// leak report's acquired_at is the first frame outside them.
-var libraryFrames = []string{"database/sql.", "github.com/sqlpool/sqlpool.", "github.com/sqlpool/sqlpool/"}
+// leak report's acquired_at is the first frame outside them. They are
+// named one by one: code of this module that is an application of sqlpool
+// (cmd/sqlpool, examples) must not count as library.
+var libraryFrames = []string{
+	"database/sql.",
+	"github.com/sqlpool/sqlpool.",
+	"github.com/sqlpool/sqlpool/pool.",
+	"github.com/sqlpool/sqlpool/leakdetect.",
+	"github.com/sqlpool/sqlpool/internal/",
+}
 
 // reportedQueryLen bounds a statement in a leak report.
 const reportedQueryLen = 512

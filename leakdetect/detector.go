@@ -257,7 +257,7 @@ func (d *Detector) logReturned(r *returned) {
 		slog.String("pool", d.cfg.Pool),
 		slog.Uint64("conn", r.id),
 		slog.Uint64("borrow", r.seq),
-		slog.Duration("held_for", r.heldFor),
+		slog.Duration("held_for", r.heldFor.Round(time.Millisecond)),
 		slog.String("acquired_at", at),
 	}
 	if r.reclaimed {

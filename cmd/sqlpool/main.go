@@ -332,9 +332,14 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 	section(w, "4. sqlpool.DBStat(ctx, db): the pool after the run")
 	printStat(w, after)
 
-	// 5. Pre-ping.
+	// 5. Leak detection.
+	if err := leakDemo(ctx, w, t); err != nil {
+		return err
+	}
+
+	// 6. Pre-ping.
 	if !t.postgres {
-		section(w, "5. Pre-ping: skipped")
+		section(w, "6. Pre-ping: skipped")
 		fmt.Fprintln(w, "killing connections server-side needs PostgreSQL: --dsn 'postgres:postgres://…' or 'pgx:postgres://…'")
 		return ctx.Err()
 	}

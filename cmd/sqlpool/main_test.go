@@ -79,11 +79,50 @@ func row(t *testing.T, lines []string, label string) []int64 {
 	return nil
 }
 
+// checkLeakSection checks section 5: the warning and the report name the
+// QueryContext line of leakRows, and the info line follows the late close.
+func checkLeakSection(t *testing.T, report string) {
+	t.Helper()
+	lines := sectionLines(t, report, "5.")
+	src, err := os.ReadFile("leak.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for i, line := range strings.Split(string(src), "\n") {
+		if strings.Contains(line, "db.QueryContext(") {
+			abs, err := filepath.Abs("leak.go")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = abs + ":" + strconv.Itoa(i+1)
+		}
+	}
+	if want == "" {
+		t.Fatal("leak.go has no db.QueryContext call")
+	}
+	warn := slices.IndexFunc(lines, func(l string) bool {
+		return strings.Contains(l, "level=WARN") && strings.Contains(l, "open=rows") && strings.Contains(l, "acquired_at="+want+" ")
+	})
+	hook := slices.IndexFunc(lines, func(l string) bool {
+		f := strings.Fields(l)
+		return len(f) == 3 && f[0] == "acquired" && f[2] == want
+	})
+	leaks := slices.Index(lines, "Stat().Leaks = 1")
+	info := slices.IndexFunc(lines, func(l string) bool {
+		return strings.Contains(l, "level=INFO") && strings.Contains(l, "leaked connection returned") && strings.HasSuffix(l, "acquired_at="+want)
+	})
+	if warn < 0 || hook < warn || leaks < hook || info < leaks {
+		t.Errorf("section 5 wants, in order, the WARN line, the hook's report and Stat().Leaks = 1 naming %s, then the INFO line; got lines %d, %d, %d, %d of:\n%s",
+			want, warn, hook, leaks, info, strings.Join(lines, "\n"))
+	}
+}
+
 func TestDemoOnSQLiteServesTheLoadWithFourConnectionsAndNoErrors(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	report := runDemo(t, "--duration", "1s", "--workers", "8")
 
-	for _, title := range []string{"== 1. Open", "== 2. Load", "== 3. Lifetime rotation", "== 4. sqlpool.DBStat", "== 5. Pre-ping: skipped"} {
+	for _, title := range []string{"== 1. Open", "== 2. Load", "== 3. Lifetime rotation", "== 4. sqlpool.DBStat", "== 5. Leak detection", "== 6. Pre-ping: skipped"} {
 		if !strings.Contains(report, title) {
 			t.Errorf("the report has no section %q", title)
 		}
@@ -129,6 +168,8 @@ func TestDemoOnSQLiteServesTheLoadWithFourConnectionsAndNoErrors(t *testing.T) {
 		t.Errorf("Stat timeouts: got %v, want 0 third", got)
 	}
 
+	checkLeakSection(t, report)
+
 	// Every DB is closed: no goroutine of the demo is left running.
 	testdb.WaitFor(t, "the demo's goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
 }
@@ -145,8 +186,10 @@ func TestDemoOnPostgresPrePingReplacesKilledConnectionsWithoutFailedQueries(t *t
 				t.Errorf("sqlpool load row: got %v, want 0 errors second", got)
 			}
 
+			checkLeakSection(t, report)
+
 			// Columns: killed, queries, failed, replaced by pre-ping.
-			preping := sectionLines(t, report, "5.")
+			preping := sectionLines(t, report, "6.")
 			for _, label := range []string{"sqlpool, db.QueryRow", "sqlpool, sql.Conn"} {
 				got := row(t, preping, label)
 				if len(got) != 4 {

@@ -22,7 +22,7 @@ const prePingQueries = 100
 func prePing(ctx context.Context, w io.Writer, t target) error {
 	pingAfter := durationParam(t.params, "pool_ping_idle_after", time.Second)
 	wait := pingAfter + 250*time.Millisecond
-	section(w, fmt.Sprintf("5. Pre-ping: the server kills idle connections (pg_terminate_backend), %v later %d queries", fmtDur(wait), prePingQueries))
+	section(w, fmt.Sprintf("6. Pre-ping: the server kills idle connections (pg_terminate_backend), %v later %d queries", fmtDur(wait), prePingQueries))
 
 	// The admin connection is raw. It kills only the backends each side
 	// names as its own (pg_backend_pid), so never itself.
