@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"time"
 
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 // The logical connection claims every optional interface for which
@@ -54,6 +56,11 @@ type conn struct {
 	entered    bool             // between enter and exit
 	spareRows  rows             // reused by wrapRows
 	spareInUse bool             // spareRows wraps open rows
+
+	// OpenTelemetry (telemetry.go): the span of an Exec or Query answered
+	// with driver.ErrSkip, kept for database/sql's prepared fallback.
+	skipSpan  tracing.Span
+	skipQuery string
 }
 
 // bind returns the bound physical connection, acquiring one if the logical
@@ -107,17 +114,37 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 	}
 }
 
+// bindSpan is bind for an operation with span sp, which notes how long the
+// operation waited for the physical connection.
+func (c *conn) bindSpan(ctx context.Context, sp *tracing.Span) (*pconn, error) {
+	if c.pc != nil || !sp.Active() {
+		return c.bind(ctx)
+	}
+	start := time.Now()
+	pc, err := c.bind(ctx)
+	if err == nil {
+		sp.Waited(ctx, time.Since(start))
+	}
+	return pc, err
+}
+
 // unbind gives the physical connection back to the pool, or destroys it
 // when its state is unknown: broken, released inside a transaction, or
 // reported invalid by the inner driver.
 func (c *conn) unbind() {
 	c.argsUnchecked = false
 	c.handout = handoutNone
+	if c.skipSpan.Active() {
+		c.endSkipSpan()
+	}
 	res := c.res
 	if res == nil {
 		return
 	}
 	pc := c.pc
+	if c.ps.tel.Active() {
+		c.ps.tel.Used(time.Since(res.AcquiredAt()))
+	}
 	if c.ps.leak != nil {
 		reclaimed := !c.enter()
 		pc.leak.End()
@@ -193,17 +220,21 @@ func (c *conn) CheckNamedValue(*driver.NamedValue) error {
 // ExecContext forwards to the inner ExecerContext (or Execer), or returns
 // driver.ErrSkip so database/sql prepares the statement instead.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	pc, err := c.bind(ctx)
+	ctx, sp := c.startSpan(ctx, tracing.OpExec, query, len(args))
+	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	defer c.exit()
 	if pc.execer == nil && pc.legacyExecer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
+		c.skipped(sp, query)
 		return nil, driver.ErrSkip
 	}
 	if args, err = c.args(pc, args); err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	if c.ps.leak != nil {
@@ -211,11 +242,17 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	var res driver.Result
 	if pc.execer != nil {
-		res, err = pc.execer.ExecContext(ctx, query, args)
+		res, err = pc.execer.ExecContext(ctx, sp.Comment(query), args)
 	} else {
-		res, err = execLegacy(ctx, pc.legacyExecer, query, args)
+		res, err = execLegacy(ctx, pc.legacyExecer, sp.Comment(query), args)
 	}
-	return res, c.noteErr(ctx, err)
+	if err == driver.ErrSkip {
+		c.skipped(sp, query)
+		return nil, err
+	}
+	err = c.noteErr(ctx, err)
+	sp.End(ctx, err)
+	return res, err
 }
 
 // QueryContext forwards to the inner QueryerContext (or Queryer), or returns
@@ -223,37 +260,61 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 // rows are returned as they are: database/sql keeps the connection, and so
 // the binding, until they are closed.
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	pc, err := c.bind(ctx)
+	ctx, sp := c.startSpan(ctx, tracing.OpQuery, query, len(args))
+	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	defer c.exit()
 	if pc.queryer == nil && pc.legacyQueryer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
+		c.skipped(sp, query)
 		return nil, driver.ErrSkip
 	}
 	if args, err = c.args(pc, args); err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	var rows driver.Rows
 	if pc.queryer != nil {
-		rows, err = pc.queryer.QueryContext(ctx, query, args)
+		rows, err = pc.queryer.QueryContext(ctx, sp.Comment(query), args)
 	} else {
-		rows, err = queryLegacy(ctx, pc.legacyQueryer, query, args)
+		rows, err = queryLegacy(ctx, pc.legacyQueryer, sp.Comment(query), args)
 	}
-	if err != nil || c.ps.leak == nil {
-		return rows, c.noteErr(ctx, err)
+	if err == driver.ErrSkip {
+		c.skipped(sp, query)
+		return nil, err
 	}
-	return c.wrapRows(ctx, pc, rows, query), nil
+	if err != nil {
+		err = c.noteErr(ctx, err)
+		sp.End(ctx, err)
+		return nil, err
+	}
+	if c.ps.leak == nil && !sp.Active() {
+		return rows, nil
+	}
+	return c.wrapRows(ctx, pc, rows, query, sp), nil
 }
 
 // PrepareContext prepares query on the bound physical connection and returns
 // a statement that survives re-binding: it keeps the text and prepares it
 // again, lazily, on whatever physical connection it runs on.
+//
+// After an Exec or Query answered with driver.ErrSkip, database/sql
+// prepares the same text here: that preparation, the statement's one
+// execution and its close belong to the Exec's (Query's) span, and get no
+// span of their own.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	pc, err := c.bind(ctx)
+	fallback, isFallback := c.takeSkipSpan(query)
+	sp := fallback
+	if !isFallback {
+		ctx, sp = c.startSpan(ctx, tracing.OpPrepare, query, 0)
+	}
+	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	defer c.exit()
@@ -263,9 +324,16 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	s := newStmt(c, query)
 	si, err := s.inner(ctx, pc)
 	if err != nil {
-		return nil, c.noteErr(ctx, err)
+		err = c.noteErr(ctx, err)
+		sp.End(ctx, err)
+		return nil, err
 	}
 	s.learn(pc, si)
+	if isFallback {
+		s.fallback = fallback
+	} else {
+		sp.End(ctx, nil)
+	}
 	return s, nil
 }
 
@@ -278,8 +346,11 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 // the inner ConnBeginTx or, without it, as database/sql does: Begin for
 // default options, an error otherwise.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	pc, err := c.bind(ctx)
+	txCtx := ctx // the parent of Commit's and Rollback's spans
+	ctx, sp := c.startSpan(ctx, tracing.OpBegin, "", 0)
+	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	defer c.exit()
@@ -290,13 +361,16 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 		itx, err = beginLegacy(ctx, pc.inner, opts)
 	}
 	if err != nil {
-		return nil, c.noteErr(ctx, err)
+		err = c.noteErr(ctx, err)
+		sp.End(ctx, err)
+		return nil, err
 	}
+	sp.End(ctx, nil)
 	c.inTx = true
 	if c.ps.leak != nil {
 		pc.leak.Tx(c.opStack(0))
 	}
-	return &tx{c: c, inner: itx, ctx: ctx}, nil
+	return &tx{c: c, inner: itx, ctx: txCtx}, nil
 }
 
 // Begin is BeginTx with default options.
@@ -307,15 +381,18 @@ func (c *conn) Begin() (driver.Tx, error) {
 // Ping binds a physical connection (so it reports whether the pool can
 // supply one) and pings it if the inner driver is a Pinger.
 func (c *conn) Ping(ctx context.Context) error {
-	pc, err := c.bind(ctx)
+	ctx, sp := c.startSpan(ctx, tracing.OpPing, "", 0)
+	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return err
 	}
 	defer c.exit()
 	if p, ok := pc.inner.(driver.Pinger); ok {
-		return c.noteErr(ctx, p.Ping(ctx))
+		err = c.noteErr(ctx, p.Ping(ctx))
 	}
-	return nil
+	sp.End(ctx, err)
+	return err
 }
 
 // ResetSession is called by database/sql before it reuses the connection.

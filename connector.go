@@ -10,8 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/sqlpool/sqlpool/internal/dbtarget"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 var (
@@ -34,7 +36,10 @@ type poolState struct {
 	inner     driver.Connector
 	pool      *pool.Pool[*pconn]
 	leak      *leakdetect.Detector // nil: leak detection is off
-	secrets   []string             // passwords in the inner DSN, scrubbed from dial errors
+	tel       *tracing.Telemetry   // nil: pool_tracing=false
+	// resolveSystem: the first dial asks a MySQL-protocol server whether it is MariaDB.
+	resolveSystem atomic.Bool
+	secrets       []string // passwords in the inner DSN, scrubbed from dial errors
 
 	key  string // registry key; "" for connectors made by NewConnector or Wrap
 	refs int    // open Connectors; guarded by registry.mu
@@ -42,10 +47,13 @@ type poolState struct {
 
 var poolSeq atomic.Int64
 
-func newPoolState(innerName string, inner driver.Connector, cfg config) (*poolState, error) {
+func newPoolState(innerName string, inner driver.Connector, cfg config, target dbtarget.Target) (*poolState, error) {
 	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name}
 	if ps.name == "" {
 		ps.name = fmt.Sprintf("%s#%d", innerName, poolSeq.Add(1))
+	}
+	if err := ps.newTelemetry(target); err != nil {
+		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}
 	// Before the pool, whose first dials (pool_min_conns) track their
 	// connections with it.
@@ -75,19 +83,34 @@ func newPoolState(innerName string, inner driver.Connector, cfg config) (*poolSt
 		if ps.leak != nil {
 			ps.leak.Close()
 		}
+		ps.tel.Close()
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
+	if err := ps.observePool(); err != nil {
+		ps.close()
+		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
+	}
 	return ps, nil
 }
 
 // dial is the pool's Constructor: one physical connection.
 func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
+	var sp tracing.Span
+	if ps.tel.Active() {
+		ctx, sp = ps.tel.Start(ctx, tracing.OpConnect, "", false)
+	}
 	ic, err := ps.inner.Connect(ctx)
 	if err != nil {
 		// Some drivers quote their DSN when they fail to connect; this error
 		// reaches applications and logs as the pool's last dial error.
-		return nil, redactError(err, ps.secrets)
+		err = redactError(err, ps.secrets)
+		sp.End(ctx, err)
+		return nil, err
+	}
+	if sp.Active() {
+		ps.dialed(ctx, ic, sp.Elapsed())
+		sp.End(ctx, nil)
 	}
 	pc := newPconn(ic, ps)
 	if ps.cfg.stmtCacheSize > 0 {
@@ -119,6 +142,7 @@ func (ps *poolState) close() {
 	if ps.leak != nil {
 		ps.leak.Close()
 	}
+	ps.tel.Close()
 }
 
 // pconn is a physical connection: the inner driver's connection and what
@@ -207,7 +231,7 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 		return nil, err
 	}
 	name := fmt.Sprintf("%T", inner.Driver())
-	ps, err := newPoolState(name, inner, cfg)
+	ps, err := newPoolState(name, inner, cfg, dbtarget.Target{System: systemOfDriverType(name)})
 	if err != nil {
 		return nil, err
 	}

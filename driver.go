@@ -30,6 +30,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"github.com/sqlpool/sqlpool/internal/dbtarget"
 	"slices"
 	"strings"
 	"sync"
@@ -136,7 +137,7 @@ func (d *Driver) newPoolState(dsn string) (*poolState, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, err := newPoolState(innerName, inner, cfg)
+	ps, err := newPoolState(innerName, inner, cfg, dbtarget.Parse(innerName, cleanDSN))
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 // This file parses sqlpool's DSN, "<inner driver name>:<inner DSN>", and takes
@@ -403,6 +405,7 @@ const (
 	kindString
 	kindReuse
 	kindBool
+	kindQueryText
 )
 
 // poolParam describes one pool_* parameter: its kind, an example value for
@@ -436,6 +439,9 @@ var poolParams = map[string]poolParam{
 	"pool_validation_query":         {kind: kindString, example: "SELECT 1", setStr: func(c *config, s string) { c.validationQuery = s }},
 	"pool_name":                     {kind: kindString, example: "orders", setStr: func(c *config, s string) { c.name = s }},
 	"pool_reuse":                    {kind: kindReuse, example: "fifo", setStr: func(c *config, s string) { c.reuseFIFO = s == "fifo" }},
+	"pool_tracing":                  {kind: kindBool, example: "false", setBool: func(c *config, b bool) { c.tracingOff = !b }},
+	"pool_trace_query_text":         {kind: kindQueryText, example: "sanitized", setStr: func(c *config, s string) { c.queryText, _ = tracing.ParseQueryText(s) }},
+	"pool_sqlcommenter":             {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.sqlCommenter = b }},
 }
 
 // poolParamNames is poolParams' keys, sorted, for error messages.
@@ -469,6 +475,8 @@ func (c *config) applyParams(params []dsnParam) error {
 				return fmt.Errorf("sqlpool: %s has no value; write %s=lifo or %s=fifo", p.key, p.key, p.key)
 			case kindBool:
 				return fmt.Errorf("sqlpool: %s has no value; write %s=true or %s=false", p.key, p.key, p.key)
+			case kindQueryText:
+				return fmt.Errorf("sqlpool: %s has no value; write %s=auto, %s=sanitized or %s=off", p.key, p.key, p.key, p.key)
 			}
 			return fmt.Errorf("sqlpool: %s has no value; write e.g. %s=%s", p.key, p.key, def.example)
 		}
@@ -500,6 +508,11 @@ func (c *config) applyParams(params []dsnParam) error {
 		case kindReuse:
 			if p.value != "lifo" && p.value != "fifo" {
 				return fmt.Errorf("sqlpool: %s: %q is not lifo or fifo", p.key, echoParam(p.value))
+			}
+			def.setStr(c, p.value)
+		case kindQueryText:
+			if _, err := tracing.ParseQueryText(p.value); err != nil {
+				return fmt.Errorf("sqlpool: %s: %q is not auto, sanitized or off", p.key, echoParam(p.value))
 			}
 			def.setStr(c, p.value)
 		case kindBool:

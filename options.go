@@ -6,7 +6,11 @@ import (
 	"runtime"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/sqlpool/sqlpool/leakdetect"
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 // config holds a pool's settings. The zero value is not meaningful: start
@@ -32,6 +36,13 @@ type config struct {
 	stmtCacheSize         int                     // pool_stmt_cache_size; 0 means statements live only for one hand-out
 	stmtCacheSet          bool                    // stmtCacheSize was set explicitly; else it depends on the inner driver
 	logger                *slog.Logger            // Go only; nil means slog.Default()
+
+	// OpenTelemetry (tracing.go).
+	tracingOff     bool                 // pool_tracing=false: no spans, no metrics
+	queryText      tracing.QueryText    // pool_trace_query_text
+	sqlCommenter   bool                 // pool_sqlcommenter
+	tracerProvider trace.TracerProvider // Go only; nil means the global one
+	meterProvider  metric.MeterProvider // Go only; nil means the global one
 }
 
 // Defaults, in one place. The README's settings table repeats them.
@@ -235,3 +246,30 @@ func (c *config) forDriver(innerName string) {
 // WithLogger sets the logger for the pool's reports (leaks, and leaked
 // connections returning). Default slog.Default(), read when a report is made.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithTracing turns sqlpool's OpenTelemetry spans and metrics on (the
+// default) or off entirely (pool_tracing).
+func WithTracing(on bool) Option { return func(c *config) { c.tracingOff = !on } }
+
+// WithTracerProvider makes the pool's spans with tp instead of the global
+// tracer provider.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) { c.tracerProvider = tp }
+}
+
+// WithMeterProvider makes the pool's metrics with mp instead of the global
+// meter provider.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) { c.meterProvider = mp }
+}
+
+// WithQueryText says what db.query.text shows on spans
+// (pool_trace_query_text): tracing.QueryTextAuto (the default: statements
+// with arguments as they are, others with literals replaced by "?"),
+// tracing.QueryTextSanitized or tracing.QueryTextOff.
+func WithQueryText(q tracing.QueryText) Option { return func(c *config) { c.queryText = q } }
+
+// WithSQLCommenter appends the span's traceparent to Exec and Query
+// statements as a comment (pool_sqlcommenter), so the database's own logs
+// can be joined to the trace. Prepared statements do not get it.
+func WithSQLCommenter(on bool) Option { return func(c *config) { c.sqlCommenter = on } }

@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"io"
 	"reflect"
+
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 // rows wraps the inner rows while leak detection is on, so the detector
@@ -33,6 +35,7 @@ type rows struct {
 	inner  driver.Rows
 	ctx    context.Context // the query's, for noteErr
 	closed bool
+	sr     spanRows // the query's span, ended at Close
 }
 
 // wrapRows records that statement opened inner and returns the wrapper,
@@ -41,14 +44,16 @@ type rows struct {
 // Not inlined, so the frames opStack skips are known.
 //
 //go:noinline
-func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string) driver.Rows {
-	pc.leak.Rows(c.opStack(1), statement)
+func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string, sp tracing.Span) driver.Rows {
+	if c.ps.leak != nil {
+		pc.leak.Rows(c.opStack(1), statement)
+	}
 	r := &c.spareRows
 	if c.spareInUse {
 		r = new(rows)
 	}
 	c.spareInUse = c.spareInUse || r == &c.spareRows
-	*r = rows{c: c, pc: pc, inner: inner, ctx: ctx}
+	*r = rows{c: c, pc: pc, inner: inner, ctx: ctx, sr: spanRows{span: sp}}
 	return r
 }
 
@@ -71,8 +76,9 @@ func (r *rows) Next(dest []driver.Value) error {
 	defer r.c.exit()
 	err := r.inner.Next(dest)
 	if err != nil && err != io.EOF {
-		return r.c.noteErr(r.ctx, err)
+		err = r.c.noteErr(r.ctx, err)
 	}
+	r.sr.next(err)
 	return err
 }
 
@@ -89,12 +95,21 @@ func (r *rows) Close() error {
 			err = r.c.noteErr(r.ctx, r.inner.Close())
 			r.c.exit()
 		}
-		r.pc.leak.RowsClosed()
+		if r.c.ps.leak != nil {
+			r.pc.leak.RowsClosed()
+		}
+	}
+	if r.sr.span.Active() {
+		spanErr := r.sr.err
+		if spanErr == nil {
+			spanErr = err
+		}
+		r.sr.span.EndRows(r.ctx, r.sr.n, spanErr)
 	}
 	if r == &r.c.spareRows {
 		r.c.spareInUse = false
 	}
-	r.inner, r.ctx = nil, nil
+	r.inner, r.ctx, r.sr = nil, nil, spanRows{}
 	return err
 }
 

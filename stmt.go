@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"slices"
+
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 var (
@@ -26,6 +28,9 @@ type stmt struct {
 	numInput int  // the inner statement's NumInput
 	deferArg bool // arguments are converted at execution (see CheckNamedValue)
 	own      *ownedStmt
+	// fallback is the span of the Exec or Query for which database/sql
+	// prepared this statement after driver.ErrSkip: its one execution ends it.
+	fallback tracing.Span
 }
 
 // ownedStmt is an inner statement prepared with the cache off; it lives until
@@ -78,6 +83,9 @@ func (s *stmt) learn(pc *pconn, si driver.Stmt) {
 // Close when no operation runs on the connection, so it must not touch one
 // that another logical connection may hold now.
 func (s *stmt) Close() error {
+	if s.fallback.Active() {
+		s.fallback.End(context.Background(), nil)
+	}
 	if o := s.own; o != nil && !o.closed && o.epoch == s.c.epoch && s.c.pc != nil && s.c.enter() {
 		o.close()
 		s.c.exit()
@@ -110,8 +118,18 @@ func (s *stmt) CheckNamedValue(*driver.NamedValue) error {
 	return driver.ErrSkip
 }
 
-func (s *stmt) prepareArgs(ctx context.Context) (driver.Stmt, error) {
-	pc, err := s.c.bind(ctx)
+// span returns the span of an execution: the fallback's, or a new one.
+func (s *stmt) span(ctx context.Context, op tracing.Op, nargs int) (context.Context, tracing.Span) {
+	if s.fallback.Active() {
+		sp := s.fallback
+		s.fallback = tracing.Span{}
+		return ctx, sp
+	}
+	return s.c.startSpan(ctx, op, s.query, nargs)
+}
+
+func (s *stmt) prepareArgs(ctx context.Context, sp *tracing.Span) (driver.Stmt, error) {
+	pc, err := s.c.bindSpan(ctx, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -137,36 +155,49 @@ func (s *stmt) convert(si driver.Stmt, args []driver.NamedValue) ([]driver.Named
 
 // ExecContext runs the statement on the bound physical connection.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	si, err := s.prepareArgs(ctx)
+	ctx, sp := s.span(ctx, tracing.OpExec, len(args))
+	si, err := s.prepareArgs(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	defer s.c.exit()
 	if args, err = s.convert(si, args); err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	if s.c.ps.leak != nil {
 		s.c.pc.leak.Statement(s.query)
 	}
 	res, err := execStmt(ctx, si, args)
-	return res, s.c.noteErr(ctx, err)
+	err = s.c.noteErr(ctx, err)
+	sp.End(ctx, err)
+	return res, err
 }
 
 // QueryContext runs the statement on the bound physical connection.
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	si, err := s.prepareArgs(ctx)
+	ctx, sp := s.span(ctx, tracing.OpQuery, len(args))
+	si, err := s.prepareArgs(ctx, &sp)
 	if err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	defer s.c.exit()
 	if args, err = s.convert(si, args); err != nil {
+		sp.End(ctx, err)
 		return nil, err
 	}
 	rows, err := queryStmt(ctx, si, args)
-	if err != nil || s.c.ps.leak == nil {
-		return rows, s.c.noteErr(ctx, err)
+	if err != nil {
+		err = s.c.noteErr(ctx, err)
+		sp.End(ctx, err)
+		return nil, err
 	}
-	return s.c.wrapRows(ctx, s.c.pc, rows, s.query), nil
+	if s.c.ps.leak == nil && !sp.Active() {
+		return rows, nil
+	}
+	return s.c.wrapRows(ctx, s.c.pc, rows, s.query, sp), nil
 }
 
 // Exec is ExecContext without a context.

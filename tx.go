@@ -3,6 +3,8 @@ package sqlpool
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/sqlpool/sqlpool/tracing"
 )
 
 var _ driver.Tx = (*tx)(nil)
@@ -19,18 +21,24 @@ type tx struct {
 
 // Commit forwards to the inner transaction.
 func (t *tx) Commit() error {
+	ctx, sp := t.c.startSpan(t.ctx, tracing.OpCommit, "", 0)
 	if !t.c.enter() {
+		sp.End(ctx, ErrReclaimed)
 		return ErrReclaimed
 	}
 	defer t.c.exit()
 	err := t.inner.Commit()
 	t.c.endTx()
-	return t.c.noteErr(context.Background(), err)
+	err = t.c.noteErr(context.Background(), err)
+	sp.End(ctx, err)
+	return err
 }
 
 // Rollback forwards to the inner transaction.
 func (t *tx) Rollback() error {
+	ctx, sp := t.c.startSpan(context.WithoutCancel(t.ctx), tracing.OpRollback, "", 0)
 	if !t.c.enter() {
+		sp.End(ctx, ErrReclaimed)
 		return ErrReclaimed
 	}
 	defer t.c.exit()
@@ -43,7 +51,9 @@ func (t *tx) Rollback() error {
 		// physical one is treated as the inner driver would be.
 		t.c.broken = true
 	}
-	return t.c.noteErr(context.Background(), err)
+	err = t.c.noteErr(context.Background(), err)
+	sp.End(ctx, err)
+	return err
 }
 
 // endTx records that the transaction ended.

@@ -1,0 +1,460 @@
+// Package tracing gives a sqlpool pool its OpenTelemetry spans and metrics,
+// named by the database semantic conventions.
+//
+// It uses the OpenTelemetry API only. Unless Config names providers, it
+// takes the global ones (otel.GetTracerProvider, otel.GetMeterProvider), so
+// an application that installs an SDK gets sqlpool's telemetry with no more
+// code. While the global providers are still OpenTelemetry's defaults, which
+// record nothing, an operation costs a pointer comparison: no span is
+// started and no measurement made.
+package tracing
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/dbconv"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/sqlpool/sqlpool/internal/sqltext"
+)
+
+// ScopeName is the instrumentation scope of sqlpool's tracer and meter.
+const ScopeName = "github.com/sqlpool/sqlpool"
+
+// The default global providers, as OpenTelemetry installs them before an
+// application sets its own: while they are in place, nothing is recorded.
+var (
+	defaultTracerProvider = otel.GetTracerProvider()
+	defaultMeterProvider  = otel.GetMeterProvider()
+)
+
+// QueryText says what db.query.text shows.
+type QueryText uint8
+
+const (
+	// QueryTextAuto records parameterized text (an operation with
+	// arguments) as it is, and text without arguments with its literals
+	// replaced by "?": the semantic conventions' default.
+	QueryTextAuto QueryText = iota
+	// QueryTextSanitized replaces literals by "?" in every text.
+	QueryTextSanitized
+	// QueryTextOff records no query text.
+	QueryTextOff
+)
+
+// ParseQueryText reads the names "auto", "sanitized" and "off".
+func ParseQueryText(s string) (QueryText, error) {
+	switch s {
+	case "auto":
+		return QueryTextAuto, nil
+	case "sanitized":
+		return QueryTextSanitized, nil
+	case "off":
+		return QueryTextOff, nil
+	}
+	return 0, fmt.Errorf("%q is not auto, sanitized or off", s)
+}
+
+func (q QueryText) String() string {
+	switch q {
+	case QueryTextSanitized:
+		return "sanitized"
+	case QueryTextOff:
+		return "off"
+	}
+	return "auto"
+}
+
+// maxQueryText bounds db.query.text, in bytes.
+const maxQueryText = 2048
+
+// PoolStats is what the pool's metrics observe.
+type PoolStats struct {
+	Idle, InUse      int64
+	Max, MinIdle     int64
+	Pending          int64 // requests waiting for a connection
+	Timeouts         int64 // acquires that failed on the acquire timeout
+	Leaks            int64 // connections reported as leaked
+	PrePingFailures  int64 // idle connections that failed validation
+	Destroyed        []int64
+	DestroyedReasons []string // names of Destroyed's entries
+}
+
+// Config configures a pool's telemetry.
+type Config struct {
+	// TracerProvider and MeterProvider default to the global ones.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+
+	QueryText QueryText
+	// SQLCommenter appends the span's traceparent to the text of Exec and
+	// Query statements that carry no comment, as /*traceparent='…'*/.
+	SQLCommenter bool
+
+	// The database, as the semantic conventions name it.
+	System        string // db.system.name
+	Namespace     string // db.namespace
+	ServerAddress string // server.address
+	ServerPort    int    // server.port
+	PoolName      string // db.client.connection.pool.name
+
+	// DoubleQuotedStrings sanitizes "..." as a literal (MySQL).
+	DoubleQuotedStrings bool
+}
+
+// Telemetry is one pool's tracer and instruments.
+type Telemetry struct {
+	cfg      Config
+	tracer   trace.Tracer
+	globalTP bool // the tracer is the global provider's
+	globalMP bool
+
+	base     atomic.Pointer[[]attribute.KeyValue] // db.system.name, db.namespace, server.*
+	target   string                               // the second word of span names
+	names    map[string]string                    // operation name → span name
+	poolOpt  metric.MeasurementOption
+	sanitize sqltext.Options
+
+	opDuration dbconv.ClientOperationDuration
+	createTime dbconv.ClientConnectionCreateTime
+	waitTime   dbconv.ClientConnectionWaitTime
+	useTime    dbconv.ClientConnectionUseTime
+	meter      metric.Meter
+	reg        metric.Registration
+}
+
+// durationBuckets are the semantic conventions' advice for
+// db.client.operation.duration, used for the connection times too.
+var durationBuckets = metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10)
+
+// New makes a pool's telemetry and registers its asynchronous instruments.
+// Close unregisters them.
+func New(cfg Config) (*Telemetry, error) {
+	t := &Telemetry{cfg: cfg, sanitize: sqltext.Options{DoubleQuotedStrings: cfg.DoubleQuotedStrings, MaxLen: maxQueryText}}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp, t.globalTP = otel.GetTracerProvider(), true
+	}
+	mp := cfg.MeterProvider
+	if mp == nil {
+		mp, t.globalMP = otel.GetMeterProvider(), true
+	}
+	t.tracer = tp.Tracer(ScopeName)
+
+	t.SetSystem(cfg.System)
+	switch {
+	case cfg.Namespace != "":
+		t.target = cfg.Namespace
+	case cfg.ServerAddress != "" && cfg.ServerPort > 0:
+		t.target = cfg.ServerAddress + ":" + strconv.Itoa(cfg.ServerPort)
+	case cfg.ServerAddress != "":
+		t.target = cfg.ServerAddress
+	}
+	t.names = make(map[string]string, len(operations)+len(ownOps))
+	for _, op := range append(operations[:len(operations):len(operations)], ownOps[:]...) {
+		t.names[op] = t.spanName(op)
+	}
+	t.poolOpt = metric.WithAttributeSet(attribute.NewSet(semconv.DBClientConnectionPoolName(cfg.PoolName)))
+
+	m := mp.Meter(ScopeName)
+	var err error
+	if t.opDuration, err = dbconv.NewClientOperationDuration(m, durationBuckets); err != nil {
+		return nil, err
+	}
+	if t.createTime, err = dbconv.NewClientConnectionCreateTime(m, durationBuckets); err != nil {
+		return nil, err
+	}
+	if t.waitTime, err = dbconv.NewClientConnectionWaitTime(m, durationBuckets); err != nil {
+		return nil, err
+	}
+	if t.useTime, err = dbconv.NewClientConnectionUseTime(m, durationBuckets); err != nil {
+		return nil, err
+	}
+	t.meter = m
+	return t, nil
+}
+
+// Close unregisters the pool's asynchronous instruments.
+func (t *Telemetry) Close() error {
+	if t == nil || t.reg == nil {
+		return nil
+	}
+	return t.reg.Unregister()
+}
+
+// SetSystem changes db.system.name, once the server has told what it is
+// (MariaDB answers the MySQL protocol).
+func (t *Telemetry) SetSystem(system string) {
+	cfg := t.cfg
+	base := []attribute.KeyValue{semconv.DBSystemNameKey.String(system)}
+	if cfg.Namespace != "" {
+		base = append(base, semconv.DBNamespace(cfg.Namespace))
+	}
+	if cfg.ServerAddress != "" {
+		base = append(base, semconv.ServerAddress(cfg.ServerAddress))
+		if cfg.ServerPort > 0 {
+			base = append(base, semconv.ServerPort(cfg.ServerPort))
+		}
+	}
+	t.base.Store(&base)
+}
+
+func (t *Telemetry) spanName(op string) string {
+	switch {
+	case op != "" && t.target != "":
+		return op + " " + t.target
+	case op != "":
+		return op
+	case t.target != "":
+		return t.target
+	}
+	return t.cfg.System
+}
+
+// Active reports whether anything is recorded: false while the providers
+// are the default global ones, or t is nil.
+func (t *Telemetry) Active() bool { return t != nil && (t.tracing() || t.measuring()) }
+
+// tracing reports whether spans are recorded at all: false while the
+// tracer is the default global provider's.
+func (t *Telemetry) tracing() bool {
+	return !t.globalTP || otel.GetTracerProvider() != defaultTracerProvider
+}
+
+// measuring is tracing for the meter.
+func (t *Telemetry) measuring() bool {
+	return !t.globalMP || otel.GetMeterProvider() != defaultMeterProvider
+}
+
+// Op is an operation that gets a span.
+type Op uint8
+
+const (
+	OpExec Op = iota
+	OpQuery
+	OpPrepare
+	OpBegin
+	OpCommit
+	OpRollback
+	OpPing
+	OpConnect
+)
+
+// ownOps are db.operation.name of the operations that are not statements.
+var ownOps = [...]string{OpPrepare: "PREPARE", OpBegin: "BEGIN", OpCommit: "COMMIT", OpRollback: "ROLLBACK", OpPing: "PING", OpConnect: "CONNECT"}
+
+var clientKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
+// Span is an operation's span and measurements. The zero Span records
+// nothing; its methods may be called on it.
+type Span struct {
+	t     *Telemetry
+	span  trace.Span // nil when not tracing
+	start time.Time  // zero when neither tracing nor measuring
+	op    string     // db.operation.name
+}
+
+// Start begins op's span, a child of the span in ctx, and returns the
+// context the operation runs in. query is the statement ("" for Begin,
+// Commit, Rollback, Ping, Connect); hasArgs says whether it has arguments.
+func (t *Telemetry) Start(ctx context.Context, op Op, query string, hasArgs bool) (context.Context, Span) {
+	if t == nil {
+		return ctx, Span{}
+	}
+	tracing, measuring := t.tracing(), t.measuring()
+	if !tracing && !measuring {
+		return ctx, Span{}
+	}
+	s := Span{t: t, start: time.Now()}
+	if op == OpExec || op == OpQuery {
+		s.op = operationName(query)
+	} else {
+		s.op = ownOps[op]
+	}
+	if !tracing {
+		return ctx, s
+	}
+	name, ok := t.names[s.op]
+	if !ok {
+		name = t.spanName(s.op)
+	}
+	ctx, s.span = t.tracer.Start(ctx, name, clientKind...)
+	if !s.span.IsRecording() {
+		return ctx, s
+	}
+	base := *t.base.Load()
+	attrs := make([]attribute.KeyValue, 0, len(base)+3)
+	attrs = append(attrs, base...)
+	if s.op != "" {
+		attrs = append(attrs, semconv.DBOperationName(s.op))
+	}
+	if text := t.queryText(query, hasArgs); text != "" {
+		attrs = append(attrs, semconv.DBQueryText(text))
+	}
+	attrs = append(attrs, semconv.DBClientConnectionPoolName(t.cfg.PoolName))
+	s.span.SetAttributes(attrs...)
+	return ctx, s
+}
+
+func (t *Telemetry) queryText(query string, hasArgs bool) string {
+	switch {
+	case query == "" || t.cfg.QueryText == QueryTextOff:
+		return ""
+	case hasArgs && t.cfg.QueryText == QueryTextAuto:
+		return sqltext.Truncate(query, maxQueryText)
+	}
+	return sqltext.Sanitize(query, t.sanitize)
+}
+
+// Active reports whether s belongs to a Telemetry (records or measures).
+func (s *Span) Active() bool { return s.t != nil }
+
+// Recording reports whether the span records.
+func (s *Span) Recording() bool { return s.span != nil && s.span.IsRecording() }
+
+// Waited notes how long the operation waited for a physical connection.
+// The wait is also measured as db.client.connection.wait_time.
+func (s *Span) Waited(ctx context.Context, d time.Duration) {
+	if s.t == nil {
+		return
+	}
+	if s.Recording() {
+		s.span.SetAttributes(attribute.Float64(AttrWaitTime, d.Seconds()))
+	}
+	s.t.waitTime.Inst().Record(ctx, d.Seconds(), s.t.poolOpt)
+}
+
+// AttrWaitTime is the span attribute with the seconds the operation waited
+// for a connection from the pool, when it had to take one.
+const AttrWaitTime = "sqlpool.connection.wait_time"
+
+// Elapsed returns the time since the span started (0 for the zero Span).
+func (s *Span) Elapsed() time.Duration {
+	if s.start.IsZero() {
+		return 0
+	}
+	return time.Since(s.start)
+}
+
+// Comment returns query with the span's traceparent appended as an
+// sqlcommenter comment, if Config.SQLCommenter is on and query has no
+// comment of its own; otherwise query.
+func (s *Span) Comment(query string) string {
+	if s.t == nil || !s.t.cfg.SQLCommenter || s.span == nil {
+		return query
+	}
+	sc := s.span.SpanContext()
+	if !sc.IsValid() || strings.Contains(query, "/*") || strings.Contains(query, "--") {
+		return query
+	}
+	return query + " /*traceparent='00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String() + "'*/"
+}
+
+// End ends the span: err is the operation's error (driver.ErrSkip is not
+// one).
+func (s *Span) End(ctx context.Context, err error) { s.end(ctx, err, -1) }
+
+// EndRows ends a query's span when its rows are closed: rows is how many
+// were read, err the error that ended them, if any.
+func (s *Span) EndRows(ctx context.Context, rows int64, err error) { s.end(ctx, err, rows) }
+
+func (s *Span) end(ctx context.Context, err error, rows int64) {
+	if s.t == nil {
+		return
+	}
+	t := s.t
+	if err == driver.ErrSkip {
+		err = nil
+	}
+	var errType, status string
+	if err != nil {
+		errType, status = errorType(err)
+	}
+	if s.Recording() {
+		if rows >= 0 {
+			s.span.SetAttributes(semconv.DBResponseReturnedRows(int(rows)))
+		}
+		if err != nil {
+			s.span.SetAttributes(semconv.ErrorTypeKey.String(errType))
+			if status != "" {
+				s.span.SetAttributes(semconv.DBResponseStatusCode(status))
+			}
+			// The message may quote values (invalid input syntax for
+			// type integer: "secret"): its literals are hidden.
+			s.span.SetStatus(codes.Error, sqltext.Sanitize(err.Error(), sqltext.Options{DoubleQuotedStrings: true, MaxLen: 512}))
+		}
+	}
+	if s.span != nil {
+		s.span.End()
+	}
+	if t.measuring() && !s.start.IsZero() {
+		base := *t.base.Load()
+		attrs := make([]attribute.KeyValue, 0, len(base)+3)
+		attrs = append(attrs, base...)
+		if s.op != "" {
+			attrs = append(attrs, semconv.DBOperationName(s.op))
+		}
+		if err != nil {
+			attrs = append(attrs, semconv.ErrorTypeKey.String(errType))
+			if status != "" {
+				attrs = append(attrs, semconv.DBResponseStatusCode(status))
+			}
+		}
+		t.opDuration.Inst().Record(ctx, time.Since(s.start).Seconds(), metric.WithAttributes(attrs...))
+	}
+	*s = Span{}
+}
+
+// Created measures a physical connection's dial.
+func (t *Telemetry) Created(ctx context.Context, d time.Duration) {
+	if t == nil || !t.measuring() {
+		return
+	}
+	t.createTime.Inst().Record(ctx, d.Seconds(), t.poolOpt)
+}
+
+// Used measures how long a physical connection was used before it went back
+// to the pool.
+func (t *Telemetry) Used(d time.Duration) {
+	if t == nil || !t.measuring() {
+		return
+	}
+	t.useTime.Inst().Record(context.Background(), d.Seconds(), t.poolOpt)
+}
+
+// errorType returns error.type for err and the database's status code
+// (db.response.status_code), if the error carries one: the SQLSTATE of
+// PostgreSQL errors, the error number of MySQL's.
+func errorType(err error) (errType, status string) {
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) {
+		if s := state.SQLState(); s != "" {
+			return s, s
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "context.DeadlineExceeded", ""
+	case errors.Is(err, context.Canceled):
+		return "context.Canceled", ""
+	case errors.Is(err, driver.ErrBadConn):
+		return "driver.ErrBadConn", ""
+	}
+	var named interface{ ErrorType() string }
+	if errors.As(err, &named) {
+		return named.ErrorType(), ""
+	}
+	return fmt.Sprintf("%T", err), ""
+}
