@@ -1,6 +1,6 @@
 // Command sqlpool shows the sqlpool driver at work.
 //
-//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32]
+//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32] [--otel]
 //
 // Without --dsn it needs no server: it runs on an SQLite database file in a
 // temporary directory. It opens the database twice, with sqlpool and with the
@@ -10,6 +10,10 @@
 // opened, sqlpool's lifetime rotation and its Stat snapshot. With a
 // PostgreSQL --dsn it also kills the pool's idle backends on the server and
 // shows pre-ping replacing them before any query sees the failure.
+//
+// With --otel it also exports sqlpool's OpenTelemetry spans and metrics over
+// OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318),
+// e.g. to Jaeger: see examples/jaeger.
 package main
 
 import (
@@ -27,12 +31,16 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+
 	_ "github.com/go-sql-driver/mysql" // the "mysql" driver
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	_ "github.com/lib/pq"              // the "postgres" driver
 	_ "github.com/mattn/go-sqlite3"    // the "sqlite3" driver
 
 	"github.com/sqlpool/sqlpool"
+	"github.com/sqlpool/sqlpool/internal/otelsetup"
 	"github.com/sqlpool/sqlpool/pool"
 )
 
@@ -40,7 +48,8 @@ const usageText = `usage: sqlpool <command> [flags]
 
 commands:
   demo    show the sqlpool pool at work: on embedded SQLite by default,
-          or on any database with --dsn
+          or on any database with --dsn; with --otel, exporting
+          sqlpool's OpenTelemetry spans and metrics
 
 flags of demo:
 `
@@ -79,6 +88,7 @@ type options struct {
 	dsn      string        // sqlpool DSN; "" means a new SQLite file
 	duration time.Duration // length of each load run
 	workers  int           // concurrent goroutines in each load run
+	otel     bool          // export sqlpool's spans and metrics over OTLP/HTTP
 }
 
 func demoFlags(o *options) *flag.FlagSet {
@@ -87,6 +97,7 @@ func demoFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.dsn, "dsn", "", "sqlpool DSN, `<driver>:<inner DSN>` with optional pool_* parameters\n(default: an SQLite file in a temporary directory)")
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "how long each load run lasts")
 	fs.IntVar(&o.workers, "workers", 32, "goroutines querying concurrently in each load run")
+	fs.BoolVar(&o.otel, "otel", false, "export sqlpool's spans and metrics over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT\n(default http://localhost:4318), e.g. to Jaeger: see examples/jaeger")
 	return fs
 }
 
@@ -208,7 +219,7 @@ func newTarget(o options, tmpDir string) (target, error) {
 
 const demoRows = 100
 
-func demo(ctx context.Context, o options, w io.Writer) error {
+func demo(ctx context.Context, o options, w io.Writer) (err error) {
 	tmpDir, err := os.MkdirTemp("", "sqlpool-demo-")
 	if err != nil {
 		return err
@@ -219,7 +230,18 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 		return err
 	}
 
+	if o.otel {
+		stop, serr := startOTel(ctx, o, t)
+		if serr != nil {
+			return serr
+		}
+		defer func() { err = errors.Join(err, stop()) }() // err: demo's result
+	}
+
 	fmt.Fprintf(w, "sqlpool demo: %s, %d workers, %v per load run\n", t.driver, o.workers, o.duration)
+	if o.otel {
+		fmt.Fprintf(w, "OpenTelemetry: exporting to %s\n", otelsetup.Endpoint())
+	}
 
 	// 1. Open.
 	printOpen(w, t)
@@ -344,6 +366,35 @@ func demo(ctx context.Context, o options, w io.Writer) error {
 		return ctx.Err()
 	}
 	return prePing(ctx, w, t)
+}
+
+// startOTel installs OpenTelemetry SDK providers as the global ones, which
+// sqlpool's spans and metrics go to, and starts a span for the demo run.
+// stop ends the span and flushes everything to the collector.
+//
+// The demo's database calls do not carry the span: each query's spans make
+// a trace of their own rather than all of them one trace of thousands.
+func startOTel(ctx context.Context, o options, t target) (stop func() error, err error) {
+	shutdown, err := otelsetup.Start(ctx, "sqlpool-demo")
+	if err != nil {
+		return nil, err
+	}
+	_, span := otel.Tracer("github.com/sqlpool/sqlpool/cmd/sqlpool").Start(ctx, "sqlpool demo")
+	span.SetAttributes(
+		attribute.String("sqlpool.demo.driver", t.driver),
+		attribute.Int("sqlpool.demo.workers", o.workers),
+		attribute.String("sqlpool.demo.duration", o.duration.String()),
+	)
+	return func() error {
+		span.End()
+		// Flush even after an error or an interrupt, within a bounded time.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			return fmt.Errorf("exporting to %s: %w", otelsetup.Endpoint(), err)
+		}
+		return nil
+	}, nil
 }
 
 // printOpen prints section 1: how the demo opens t, passwords hidden.

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -391,5 +395,46 @@ func TestDSNEditing(t *testing.T) {
 	}
 	if got := durationParam(params, "pool_max_conn_lifetime", time.Hour); got != time.Hour {
 		t.Errorf("durationParam without the parameter: got %v, want the default 1h", got)
+	}
+}
+
+func TestDemoWithOTelExportsTracesAndMetrics(t *testing.T) {
+	// An OTLP/HTTP collector: it counts the export requests by path.
+	var (
+		mu       sync.Mutex
+		requests = map[string]int{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost || (req.URL.Path != "/v1/traces" && req.URL.Path != "/v1/metrics") {
+			http.NotFound(w, req)
+			return
+		}
+		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		requests[req.URL.Path]++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", srv.URL)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "")
+
+	report := runDemo(t, "--otel", "--duration", "300ms", "--workers", "2")
+
+	if want := "OpenTelemetry: exporting to " + srv.URL + "\n"; !strings.Contains(report, want) {
+		t.Errorf("the report's header has no line %q", want)
+	}
+	// The demo flushed before it returned.
+	mu.Lock()
+	defer mu.Unlock()
+	for _, path := range []string{"/v1/traces", "/v1/metrics"} {
+		if requests[path] < 1 {
+			t.Errorf("the collector got %d %s requests, want at least 1", requests[path], path)
+		}
 	}
 }
