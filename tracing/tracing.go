@@ -23,9 +23,11 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/dbconv"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sqlpool/sqlpool/internal/sqltext"
 )
@@ -120,6 +122,8 @@ type Telemetry struct {
 	tracer   trace.Tracer
 	globalTP bool // the tracer is the global provider's
 	globalMP bool
+	noopTP   bool // the tracer provider is the API's no-op one
+	noopMP   bool
 
 	base     atomic.Pointer[[]attribute.KeyValue] // db.system.name, db.namespace, server.*
 	target   string                               // the second word of span names
@@ -151,6 +155,9 @@ func New(cfg Config) (*Telemetry, error) {
 	if mp == nil {
 		mp, t.globalMP = otel.GetMeterProvider(), true
 	}
+	// The API's no-op providers record nothing either: skip the work.
+	_, t.noopTP = tp.(tracenoop.TracerProvider)
+	_, t.noopMP = mp.(metricnoop.MeterProvider)
 	t.tracer = tp.Tracer(ScopeName)
 
 	t.SetSystem(cfg.System)
@@ -230,12 +237,12 @@ func (t *Telemetry) Active() bool { return t != nil && (t.tracing() || t.measuri
 // tracing reports whether spans are recorded at all: false while the
 // tracer is the default global provider's.
 func (t *Telemetry) tracing() bool {
-	return !t.globalTP || otel.GetTracerProvider() != defaultTracerProvider
+	return !t.noopTP && (!t.globalTP || otel.GetTracerProvider() != defaultTracerProvider)
 }
 
 // measuring is tracing for the meter.
 func (t *Telemetry) measuring() bool {
-	return !t.globalMP || otel.GetMeterProvider() != defaultMeterProvider
+	return !t.noopMP && (!t.globalMP || otel.GetMeterProvider() != defaultMeterProvider)
 }
 
 // Op is an operation that gets a span.
