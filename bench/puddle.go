@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/puddle/v2"
+
+	"github.com/sqlpool/sqlpool/pool"
+)
+
+// PoolSize is the number of resources in the Acquire/Release benchmarks.
+const PoolSize = 8
+
+// AcquireReleaseGoroutines are the client counts the pool benchmarks run at.
+var AcquireReleaseGoroutines = []int{1, 8, 64}
+
+// AcquireReleaseSQLPool measures one Acquire and Release of sqlpool's pool
+// of PoolSize resources, b.N of them spread over goroutines clients.
+func AcquireReleaseSQLPool(b *testing.B, goroutines int) {
+	var n atomic.Int64
+	p, err := pool.New(pool.Config[*int]{
+		Constructor: func(context.Context) (*int, error) {
+			v := int(n.Add(1))
+			return &v, nil
+		},
+		MaxSize: PoolSize,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	fill := make([]*pool.Resource[*int], PoolSize)
+	for i := range fill {
+		if fill[i], err = p.Acquire(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, r := range fill {
+		r.Release()
+	}
+	spread(b, goroutines, func() error {
+		r, err := p.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		r.Release()
+		return nil
+	})
+}
+
+// AcquireReleasePuddle is AcquireReleaseSQLPool for jackc/puddle, the pool
+// under pgxpool.
+func AcquireReleasePuddle(b *testing.B, goroutines int) {
+	var n atomic.Int64
+	p, err := puddle.NewPool(&puddle.Config[*int]{
+		Constructor: func(context.Context) (*int, error) {
+			v := int(n.Add(1))
+			return &v, nil
+		},
+		Destructor: func(*int) {},
+		MaxSize:    PoolSize,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	fill := make([]*puddle.Resource[*int], PoolSize)
+	for i := range fill {
+		if fill[i], err = p.Acquire(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, r := range fill {
+		r.Release()
+	}
+	spread(b, goroutines, func() error {
+		r, err := p.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		r.Release()
+		return nil
+	})
+}
+
+// spread runs b.N calls of op over exactly goroutines goroutines
+// (b.RunParallel offers only multiples of GOMAXPROCS).
+func spread(b *testing.B, goroutines int, op func() error) {
+	b.ReportAllocs()
+	var remaining atomic.Int64
+	remaining.Store(int64(b.N))
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range goroutines {
+		wg.Go(func() {
+			for remaining.Add(-1) >= 0 {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,461 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+// Suite holds the settings of one run of every workload. Quick shrinks the
+// durations and rounds to a smoke run (seconds, not minutes) that proves the
+// workloads work, not how fast anything is.
+type Suite struct {
+	Quick bool
+	Log   *log.Logger
+
+	// PostgresURL is the shared server of workloads 2 to 5.
+	PostgresURL string
+	// Rounds of the in-process workloads (1 and 6); each peer runs for
+	// MicroTime per round, peers interleaved.
+	Rounds    int
+	MicroTime time.Duration
+	// LoadTime is how long each peer runs in workloads 2 and 3,
+	// OverloadTime in workload 4.
+	LoadTime, OverloadTime time.Duration
+}
+
+// Defaults fills unset settings: about 8 minutes on 2 cores in all.
+func (s *Suite) Defaults() {
+	if s.PostgresURL == "" {
+		s.PostgresURL = PostgresURL()
+	}
+	if s.Log == nil {
+		s.Log = log.Default()
+	}
+	def := func(d *time.Duration, full, quick time.Duration) {
+		if *d == 0 {
+			*d = full
+			if s.Quick {
+				*d = quick
+			}
+		}
+	}
+	if s.Rounds == 0 {
+		s.Rounds = 9
+		if s.Quick {
+			s.Rounds = 1
+		}
+	}
+	def(&s.MicroTime, 400*time.Millisecond, 20*time.Millisecond)
+	def(&s.LoadTime, 3*time.Second, 150*time.Millisecond)
+	def(&s.OverloadTime, 6*time.Second, 300*time.Millisecond)
+}
+
+// Settings describes the run's settings for the report.
+func (s *Suite) Settings() string {
+	return fmt.Sprintf("%d interleaved rounds of %v per in-process figure; %v per peer under load (%v under overload); GOMAXPROCS=%d",
+		s.Rounds, s.MicroTime, s.LoadTime, s.OverloadTime, runtime.GOMAXPROCS(0))
+}
+
+// Parallel is the number of goroutines of the parallel in-process runs.
+func parallelGoroutines() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// microRounds measures each micro with goroutines goroutines, s.Rounds
+// times, rotating the order every round so that no peer always runs first.
+// It returns ns/op per round, by name.
+func (s *Suite) microRounds(micros []Micro, goroutines int) (map[string][]float64, error) {
+	type live struct {
+		newOp  func() (Op, error)
+		closer func()
+	}
+	ls := make([]live, len(micros))
+	defer func() {
+		for _, l := range ls {
+			if l.closer != nil {
+				l.closer()
+			}
+		}
+	}()
+	for i, m := range micros {
+		newOp, closer, err := m.New()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		ls[i] = live{newOp, closer}
+	}
+	out := make(map[string][]float64)
+	for r := range s.Rounds {
+		for k := range micros {
+			i := (k + r) % len(micros)
+			ns, err := Measure(ls[i].newOp, goroutines, s.MicroTime)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", micros[i].Name, err)
+			}
+			out[micros[i].Name] = append(out[micros[i].Name], ns)
+		}
+	}
+	return out, nil
+}
+
+// ratios returns, per round, a's figure divided by b's.
+func ratios(a, b []float64) []float64 {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] / b[i]
+	}
+	return r
+}
+
+func diffs(a, b []float64) []float64 {
+	r := make([]float64, len(a))
+	for i := range a {
+		r[i] = a[i] - b[i]
+	}
+	return r
+}
+
+// Overhead is workload 1: in-memory SQLite SELECT 1, serial and parallel,
+// and what leak detection costs.
+func (s *Suite) Overhead() (Section, error) {
+	micros := OverheadMicros()
+	par := parallelGoroutines()
+	serial, err := s.microRounds(micros, 1)
+	if err != nil {
+		return Section{}, err
+	}
+	parallel, err := s.microRounds(micros, par)
+	if err != nil {
+		return Section{}, err
+	}
+	callers, err := s.microRounds([]Micro{{Name: MicroRuntimeCaller, New: func() (func() (Op, error), func(), error) {
+		return func() (Op, error) { return CallersOp(), nil }, func() {}, nil
+	}}}, 1)
+	if err != nil {
+		return Section{}, err
+	}
+	sec := Section{
+		Title: "1. Wrapper overhead: in-memory SQLite `SELECT 1`",
+		Text: []string{
+			"Benchmark: `Suite.Overhead` (`go test -bench SQLiteSelect1 ./bench` runs the same peers one by one). In-memory SQLite answers `SELECT 1` in a few microseconds, so what a wrapper adds shows. Each figure is the median of " + fmt.Sprint(s.Rounds) + " interleaved rounds; the ratio is the median of the per-round ratios to raw `database/sql` (time per query, lower is better), with their range. `driver.Conn` is go-sqlite3's connection called directly: the physical limit. Parallel: " + fmt.Sprint(par) + " goroutines; the time is wall time ÷ queries.",
+			"Peers: raw `database/sql` over go-sqlite3; sqlpool with `pool_leak_threshold=0&pool_tracing=false` (everything off), with `pool_tracing=false` (leak detection on), and with its defaults (leak detection on, tracing on with the global providers untouched); XSAM/otelsql given the OpenTelemetry API's no-op providers; ngrok/sqlmw with its `NullInterceptor`.",
+		},
+		Header: []string{"peer", "serial, per query", "vs raw", "range", "parallel, per query", "vs raw", "range"},
+	}
+	raw, rawPar := serial[MicroRaw], parallel[MicroRaw]
+	panel := &Panel{Title: "1. SQLite SELECT 1, serial: time per query ÷ raw database/sql (lower is better)", Ref: 1}
+	for _, m := range micros {
+		rs, rp := ratios(serial[m.Name], raw), ratios(parallel[m.Name], rawPar)
+		sec.Rows = append(sec.Rows, []string{m.Name,
+			fmtUS(median(serial[m.Name])), fmtRatio(median(rs)), fmtRange(rs),
+			fmtUS(median(parallel[m.Name])), fmtRatio(median(rp)), fmtRange(rp)})
+		panel.Bars = append(panel.Bars, Bar{Label: m.Name, Value: median(rs), Ours: isOurs(m.Name), Text: fmtRatio(median(rs))})
+	}
+	sec.Chart = panel
+
+	off := median(ratios(serial[MicroSQLPoolOff], raw))
+	offPar := median(ratios(parallel[MicroSQLPoolOff], rawPar))
+	limit := median(ratios(serial[MicroDriverConn], raw))
+	sec.Goals = append(sec.Goals, Goal{
+		Text:   "1: everything off, within 5% of raw `database/sql` (serial) [limit: the raw `driver.Conn` call]",
+		Met:    off <= 1.05,
+		Result: fmt.Sprintf("%s serial (%s parallel); limit %s", fmtRatio(off), fmtRatio(offPar), fmtRatio(limit)) + missBy(off, 1.05),
+	})
+	otel := median(ratios(serial[MicroOtelSQLNoop], raw))
+	mw := median(ratios(serial[MicroSQLMW], raw))
+	sec.Goals = append(sec.Goals, Goal{
+		Text:   "1: everything off, below both otelsql and sqlmw (serial)",
+		Met:    off < otel && off < mw,
+		Result: fmt.Sprintf("sqlpool %s, otelsql %s, sqlmw %s", fmtRatio(off), fmtRatio(otel), fmtRatio(mw)),
+	})
+	leak := median(diffs(serial[MicroSQLPoolLeak], serial[MicroSQLPoolOff]))
+	sec.Goals = append(sec.Goals, Goal{
+		Text:   "leak detection on: at most 0.7 µs per query [limit: one `runtime.Callers`]",
+		Met:    leak <= 700,
+		Result: fmt.Sprintf("%+.2f µs (median of per-round differences, serial); one runtime.Callers of 32 frames: %s", leak/1e3, fmtUS(median(callers[MicroRuntimeCaller]))),
+	})
+	return sec, nil
+}
+
+func missBy(got, goal float64) string {
+	if got <= goal {
+		return ""
+	}
+	return fmt.Sprintf("; missed by %.1f points", (got-goal)*100)
+}
+
+func isOurs(name string) bool { return len(name) >= 7 && name[:7] == "sqlpool" }
+
+// Tracing is workload 6: SELECT 1 on in-memory SQLite with the SDK sampling
+// every span, sqlpool against otelsql.
+func (s *Suite) Tracing() (Section, error) {
+	sdk := NewSDK()
+	defer sdk.Shutdown()
+	got, err := s.microRounds(TracingMicros(sdk), 1)
+	if err != nil {
+		return Section{}, err
+	}
+	raw := got[MicroRaw]
+	sec := Section{
+		Title: "6. Tracing on: OpenTelemetry SDK, every span sampled",
+		Text: []string{
+			"Benchmark: `Suite.Tracing` (`go test -bench TracingSQLiteSelect1 ./bench`). In-memory SQLite `SELECT 1`, serial; one SDK (`AlwaysSample`, a batching span processor into an exporter that discards, a metric reader nobody collects) given to both sqlpool (leak detection off, so only tracing differs) and otelsql. The overhead is the median of per-round differences to untraced raw `database/sql`; `SDK span alone` starts and ends one client span with two attributes and nothing else: the limit for any wrapper.",
+		},
+		Header: []string{"peer", "per query", "overhead vs untraced raw", "range"},
+	}
+	panel := &Panel{Title: "6. Tracing with the SDK: µs added per query (lower is better)"}
+	for _, name := range []string{MicroSDKSpan, MicroSQLPoolSDK, MicroOtelSQLSDK} {
+		d := diffs(got[name], raw)
+		if name == MicroSDKSpan {
+			d = got[name]
+		}
+		sec.Rows = append(sec.Rows, []string{name, fmtUS(median(got[name])), fmt.Sprintf("%+.2f µs", median(d)/1e3), fmt.Sprintf("%.2f–%.2f µs", slices.Min(d)/1e3, slices.Max(d)/1e3)})
+		panel.Bars = append(panel.Bars, Bar{Label: name, Value: max(0, median(d)/1e3), Ours: isOurs(name), Text: fmt.Sprintf("%.2f µs", median(d)/1e3)})
+	}
+	sec.Rows = append(sec.Rows, []string{MicroRaw + " (untraced)", fmtUS(median(raw)), "", ""})
+	sec.Chart = panel
+	ours := median(diffs(got[MicroSQLPoolSDK], raw))
+	theirs := median(diffs(got[MicroOtelSQLSDK], raw))
+	sec.Goals = append(sec.Goals, Goal{
+		Text:   "6: tracing overhead below otelsql's [limit: the SDK's own span]",
+		Met:    ours < theirs,
+		Result: fmt.Sprintf("sqlpool +%.2f µs, otelsql +%.2f µs; SDK span alone %.2f µs", ours/1e3, theirs/1e3, median(got[MicroSDKSpan])/1e3),
+	})
+	return sec, nil
+}
+
+// openPeer opens p with conns connections on a fresh application name.
+func openPeer(ctx context.Context, p PGPeer, u string, conns int) (*Target, string, error) {
+	au, app := withApp(u)
+	t, err := p.Open(ctx, au, conns)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s (%s): %w", p.Name, p.Driver, err)
+	}
+	return t, app, nil
+}
+
+// Throughput is workload 2: PostgreSQL on loopback, SELECT 1 from 64
+// goroutines over 8 connections.
+func (s *Suite) Throughput(ctx context.Context) (Section, error) {
+	const goroutines, conns = 64, 8
+	peers := ThroughputPeers()
+	rounds := 2
+	if s.Quick {
+		rounds = 1
+	}
+	type fig struct{ qps, p50, p99 []float64 }
+	figs := make(map[string]*fig)
+	key := func(p PGPeer) string { return p.Driver + "/" + p.Name }
+	run := func(p PGPeer, g int) error {
+		t, _, err := openPeer(ctx, p, s.PostgresURL, conns)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		r := Load{Goroutines: g, Query: "SELECT 1", Warmup: s.LoadTime / 6, Duration: s.LoadTime, Worker: t.Worker}.Run(ctx)
+		if r.Errors > 0 {
+			return fmt.Errorf("%s: %d errors, first: %v", key(p), r.Errors, r.FirstErrors)
+		}
+		f := figs[key(p)]
+		if f == nil {
+			f = &fig{}
+			figs[key(p)] = f
+		}
+		f.qps = append(f.qps, r.Throughput())
+		f.p50 = append(f.p50, float64(r.Quantile(0.5)))
+		f.p99 = append(f.p99, float64(r.Quantile(0.99)))
+		return nil
+	}
+	limit := PGPeer{Name: PeerPGXConnOnly, Driver: "pgx", Open: PGXConnsTarget}
+	for r := range rounds {
+		for k := range peers {
+			p := peers[(k+r)%len(peers)]
+			s.Log.Printf("workload 2, round %d: %s (%s)", r+1, p.Name, p.Driver)
+			if err := run(p, goroutines); err != nil {
+				return Section{}, err
+			}
+		}
+		if err := run(limit, conns); err != nil {
+			return Section{}, err
+		}
+	}
+	sec := Section{
+		Title: "2. PostgreSQL throughput: `SELECT 1`, 64 goroutines over 8 connections",
+		Text: []string{
+			fmt.Sprintf("Benchmark: `Suite.Throughput`. PostgreSQL on loopback, on the same 2 cores as the client. Each peer runs %v (after %v of warm-up), %d rounds interleaved; the figures are the mean of the rounds' throughput and the median of their percentiles; the ratio is to raw `database/sql` on the same driver. Raw `database/sql` and the wrappers have `SetMaxOpenConns(8)` and `SetMaxIdleConns(8)`; sqlpool has `pool_max_conns=8` and `SetMaxOpenConns` unset, as its README advises. The limit is the raw round trip: 8 goroutines, each on its own `pgx.Conn`, with no pool at all.", s.LoadTime, s.LoadTime/6, rounds),
+		},
+		Header: []string{"driver", "peer", "queries/s", "vs raw", "p50", "p99"},
+	}
+	panel := &Panel{Title: "2. PostgreSQL SELECT 1, 64 goroutines / 8 connections: throughput ÷ raw database/sql (higher is better)", Ref: 1}
+	mean := func(xs []float64) float64 {
+		var t float64
+		for _, x := range xs {
+			t += x
+		}
+		return t / float64(len(xs))
+	}
+	rawQPS := map[string]float64{}
+	for _, p := range append(peers, limit) {
+		f := figs[key(p)]
+		if p.Name == PeerRaw {
+			rawQPS[p.Driver] = mean(f.qps)
+		}
+	}
+	for _, p := range append(peers, limit) {
+		f := figs[key(p)]
+		ratio := mean(f.qps) / rawQPS[p.Driver]
+		sec.Rows = append(sec.Rows, []string{p.Driver, p.Name, fmt.Sprintf("%.0f", mean(f.qps)), fmtRatio(ratio),
+			fmtDur(time.Duration(median(f.p50))), fmtDur(time.Duration(median(f.p99)))})
+		panel.Bars = append(panel.Bars, Bar{Label: p.Driver + ": " + p.Name, Value: ratio, Ours: isOurs(p.Name), Text: fmtRatio(ratio)})
+	}
+	sec.Chart = panel
+	for _, drv := range []string{"pq", "pgx"} {
+		ratio := mean(figs[drv+"/"+PeerSQLPool].qps) / rawQPS[drv]
+		lim := mean(figs["pgx/"+PeerPGXConnOnly].qps) / rawQPS[drv]
+		res := fmt.Sprintf("%s of raw (%s); limit %s", fmtRatio(ratio), drv, fmtRatio(lim))
+		if ratio < 0.95 {
+			res += fmt.Sprintf("; missed by %.1f points", (0.95-ratio)*100)
+		}
+		sec.Goals = append(sec.Goals, Goal{
+			Text:   fmt.Sprintf("2: sqlpool (defaults) at least 0.95× raw `database/sql` throughput, %s [limit: the raw round trip]", drv),
+			Met:    ratio >= 0.95,
+			Result: res,
+		})
+	}
+	return sec, nil
+}
+
+// A perRequestConfig is workload 3's database/sql configuration.
+type perRequestConfig struct {
+	name string
+	set  func(*sql.DB)
+}
+
+// ConnectionPerRequest is workload 3: database/sql configured to open a
+// server connection per request, with and without sqlpool underneath,
+// against the normally pooled configuration.
+func (s *Suite) ConnectionPerRequest(ctx context.Context, admin *Admin) (Section, error) {
+	const goroutines, conns = 16, 8
+	configs := []perRequestConfig{
+		{"pooled: `SetMaxIdleConns(8)`", func(db *sql.DB) { db.SetMaxOpenConns(conns); db.SetMaxIdleConns(conns) }},
+		{"`SetMaxIdleConns(0)`", func(db *sql.DB) { db.SetMaxOpenConns(conns); db.SetMaxIdleConns(0) }},
+		{"`SetConnMaxLifetime(10ms)`", func(db *sql.DB) {
+			db.SetMaxOpenConns(conns)
+			db.SetMaxIdleConns(conns)
+			db.SetConnMaxLifetime(10 * time.Millisecond)
+		}},
+	}
+	sec := Section{
+		Title: "3. Connection per request: `SetMaxIdleConns(0)` and a short `SetConnMaxLifetime`",
+		Text: []string{
+			fmt.Sprintf("Benchmark: `Suite.ConnectionPerRequest`. `SELECT 1` from %d goroutines for %v per row, every `sql.DB` with `SetMaxOpenConns(8)` and the configuration named; with sqlpool, only the driver name changes and `pool_max_conns=8` is added, as a user would switch. Server connections opened are the growth of `pg_stat_database.sessions` over the run (read once every session of the run has ended). The ratio is to raw `database/sql` pooled normally on the same driver.", goroutines, s.LoadTime),
+		},
+		Header: []string{"driver", "configuration", "peer", "queries/s", "vs raw pooled", "server connections opened", "queries per connection"},
+	}
+	panel := &Panel{Title: "3. Connection-per-request configurations: throughput ÷ raw database/sql pooled normally (higher is better)", Ref: 1}
+	for _, drv := range []string{"pq", "pgx"} {
+		var base float64
+		for ci, c := range configs {
+			for _, pooled := range []bool{false, true} {
+				if ci == 0 && pooled {
+					continue
+				}
+				au, app := withApp(s.PostgresURL)
+				var db *sql.DB
+				var err error
+				if pooled {
+					db, err = sql.Open("sqlpool", SQLPoolDSN(DriverName(drv), au, "pool_max_conns", Itoa(conns)))
+				} else {
+					db, err = sql.Open(DriverName(drv), au)
+				}
+				if err != nil {
+					return Section{}, err
+				}
+				c.set(db)
+				before, err := admin.Sessions(ctx)
+				if err != nil {
+					db.Close()
+					return Section{}, err
+				}
+				name := PeerRaw
+				if pooled {
+					name = "sqlpool"
+				}
+				s.Log.Printf("workload 3: %s %s %s", drv, c.name, name)
+				r := Load{Goroutines: goroutines, Query: "SELECT 1", Duration: s.LoadTime, Worker: DBTarget(db).Worker}.Run(ctx)
+				db.Close()
+				if r.Errors > 0 {
+					return Section{}, fmt.Errorf("workload 3 %s %s %s: %d errors: %v", drv, c.name, name, r.Errors, r.FirstErrors)
+				}
+				opened, err := admin.SessionsOf(ctx, app, before)
+				if err != nil {
+					return Section{}, err
+				}
+				if ci == 0 {
+					base = r.Throughput()
+				}
+				ratio := r.Throughput() / base
+				sec.Rows = append(sec.Rows, []string{drv, c.name, name, fmt.Sprintf("%.0f", r.Throughput()), fmtRatio(ratio),
+					fmtInt(opened), fmtInt(r.Ops/max(1, opened))})
+				label := fmt.Sprintf("%s, %s: %s", drv, stripTicks(c.name), name)
+				panel.Bars = append(panel.Bars, Bar{Label: label, Value: ratio, Ours: pooled, Text: fmtRatio(ratio)})
+				if pooled {
+					sec.Goals = append(sec.Goals, Goal{
+						Text:   fmt.Sprintf("3: %s over sqlpool within 10%% of the normally pooled configuration, %s [limit: a pooled query]", c.name, drv),
+						Met:    ratio >= 0.9,
+						Result: fmt.Sprintf("%s of pooled raw, %s server connections", fmtRatio(ratio), fmtInt(opened)) + missBelow(ratio, 0.9),
+					})
+				}
+			}
+		}
+	}
+	sec.Chart = panel
+	return sec, nil
+}
+
+func missBelow(got, goal float64) string {
+	if got >= goal {
+		return ""
+	}
+	return fmt.Sprintf("; missed by %.1f points", (goal-got)*100)
+}
+
+func stripTicks(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := range len(s) {
+		if s[i] != '`' {
+			out = append(out, s[i])
+		}
+	}
+	return string(out)
+}
+
+// Pools is the pool microbenchmark: sqlpool's pool against jackc/puddle,
+// Acquire and Release at 1, 8 and 64 goroutines.
+func (s *Suite) Pools() Section {
+	sec := Section{
+		Title: "Pool microbenchmark: `pool` against jackc/puddle",
+		Text: []string{
+			"Benchmark: `go test -bench AcquireRelease ./bench` (here through `testing.Benchmark`). One `Acquire` and `Release` of an idle resource from a pool of 8, with 1, 8 and 64 goroutines asking; puddle is the pool under pgxpool.",
+		},
+		Header: []string{"goroutines", "sqlpool `pool`", "allocs", "jackc/puddle", "allocs", "pool ÷ puddle"},
+	}
+	panel := &Panel{Title: "Pool Acquire+Release: ns per operation (lower is better)"}
+	for _, g := range AcquireReleaseGoroutines {
+		ours := testing.Benchmark(func(b *testing.B) { AcquireReleaseSQLPool(b, g) })
+		theirs := testing.Benchmark(func(b *testing.B) { AcquireReleasePuddle(b, g) })
+		sec.Rows = append(sec.Rows, []string{fmt.Sprint(g),
+			fmt.Sprintf("%d ns", ours.NsPerOp()), fmt.Sprint(ours.AllocsPerOp()),
+			fmt.Sprintf("%d ns", theirs.NsPerOp()), fmt.Sprint(theirs.AllocsPerOp()),
+			fmtRatio(float64(ours.NsPerOp()) / float64(theirs.NsPerOp()))})
+		panel.Bars = append(panel.Bars,
+			Bar{Label: fmt.Sprintf("%d goroutines: sqlpool pool", g), Value: float64(ours.NsPerOp()), Ours: true, Text: fmt.Sprintf("%d ns", ours.NsPerOp())},
+			Bar{Label: fmt.Sprintf("%d goroutines: puddle", g), Value: float64(theirs.NsPerOp()), Text: fmt.Sprintf("%d ns", theirs.NsPerOp())})
+	}
+	sec.Chart = panel
+	return sec
+}
