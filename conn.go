@@ -61,6 +61,12 @@ type conn struct {
 	// with driver.ErrSkip, kept for database/sql's prepared fallback.
 	skipSpan  tracing.Span
 	skipQuery string
+	// What recorded when the last operation started (startSpan), for
+	// unbind's measure of the binding's use time: asking again would read
+	// the global providers again. telAsked is false while no operation has
+	// started since the last unbind (Unwrap binds without one).
+	telState tracing.State
+	telAsked bool
 }
 
 // bind returns the bound physical connection, acquiring one if the logical
@@ -137,12 +143,17 @@ func (c *conn) unbind() {
 	if c.skipSpan.Active() {
 		c.endSkipSpan()
 	}
+	asked := c.telAsked
+	c.telAsked = false
 	res := c.res
 	if res == nil {
 		return
 	}
 	pc := c.pc
-	if c.ps.tel.Active() {
+	if !asked { // bound by Unwrap, with no operation
+		c.telState = c.ps.tel.State()
+	}
+	if c.telState&tracing.Measuring != 0 {
 		c.ps.tel.Used(time.Since(res.AcquiredAt()))
 	}
 	if c.ps.leak != nil {

@@ -120,14 +120,22 @@ func serverVersion(ctx context.Context, ic driver.Conn) string {
 
 // startSpan begins op's span on the logical connection. A span that
 // database/sql's fallback after driver.ErrSkip left behind ends first.
+//
+// This is the one place an operation asks whether anything records: the
+// answer means reading the global providers (an application may install
+// its own at any time), and while they record nothing that reading is most
+// of what telemetry costs. The Span keeps the answer for the operation,
+// telState for unbind.
 func (c *conn) startSpan(ctx context.Context, op tracing.Op, query string, nargs int) (context.Context, tracing.Span) {
 	if c.skipSpan.Active() {
 		c.endSkipSpan()
 	}
-	if !c.ps.tel.Active() {
+	st := c.ps.tel.State()
+	c.telState, c.telAsked = st, true
+	if st == 0 {
 		return ctx, tracing.Span{}
 	}
-	return c.ps.tel.Start(ctx, op, query, nargs > 0)
+	return c.ps.tel.StartIn(ctx, st, op, query, nargs > 0)
 }
 
 // skipped keeps sp, the span of an Exec or Query the connection answered
@@ -152,15 +160,6 @@ func (c *conn) takeSkipSpan(query string) (tracing.Span, bool) {
 func (c *conn) endSkipSpan() {
 	c.skipSpan.End(context.Background(), nil)
 	c.skipQuery = ""
-}
-
-// acquireClock returns the time a wait for a connection starts, when the
-// wait is measured.
-func (c *conn) acquireClock() time.Time {
-	if c.ps.tel.Active() {
-		return time.Now()
-	}
-	return time.Time{}
 }
 
 // spanRows is what a query's rows need to end its span.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -439,6 +442,54 @@ func TestTracingQueryTextSettings(t *testing.T) {
 		}
 		if got := attrsOf(s[0])["db.query.text"].AsString(); got != c.want {
 			t.Errorf("pool_trace_query_text=%s: db.query.text = %q, want %q", c.setting, got, c.want)
+		}
+	}
+}
+
+// TestTracingSeesGlobalProvidersSetAfterOpen checks that a pool using the
+// global providers starts recording as soon as the application installs
+// them, even after sql.Open: sqlpool reads the globals once per operation.
+// The globals cannot be put back once set, so the check runs in a child
+// process of this test binary.
+func TestTracingSeesGlobalProvidersSetAfterOpen(t *testing.T) {
+	if os.Getenv("SQLPOOL_TEST_GLOBAL_OTEL") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestTracingSeesGlobalProvidersSetAfterOpen$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "SQLPOOL_TEST_GLOBAL_OTEL=1")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("child process: %v\n%s", err, out)
+		}
+		return
+	}
+	rig := newOtelRig(t)
+	ctr, err := sqlpool.NewConnector("sqlite3:file:" + filepath.Join(t.TempDir(), "global.db") + "?pool_leak_threshold=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(ctr)
+	defer db.Close()
+	if _, err := db.Exec("SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	otel.SetTracerProvider(rig.tp)
+	otel.SetMeterProvider(rig.mp)
+	if _, err := db.Exec("SELECT 2"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.QueryRow("SELECT 3").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range rig.spans.Ended() {
+		names = append(names, s.Name())
+	}
+	if len(names) != 2 {
+		t.Errorf("spans after the globals were set: %q, want the two statements run since", names)
+	}
+	m := rig.metrics(t)
+	for _, name := range []string{"db.client.operation.duration", "db.client.connection.use_time"} {
+		if _, ok := m[name]; !ok {
+			t.Errorf("no %s recorded after the global meter provider was set", name)
 		}
 	}
 }

@@ -5,8 +5,8 @@
 // takes the global ones (otel.GetTracerProvider, otel.GetMeterProvider), so
 // an application that installs an SDK gets sqlpool's telemetry with no more
 // code. While the global providers are still OpenTelemetry's defaults, which
-// record nothing, an operation costs a pointer comparison: no span is
-// started and no measurement made.
+// record nothing, an operation costs one look at each global provider: no
+// span is started and no measurement made.
 package tracing
 
 import (
@@ -230,9 +230,38 @@ func (t *Telemetry) spanName(op string) string {
 	return t.cfg.System
 }
 
-// Active reports whether anything is recorded: false while the providers
-// are the default global ones, or t is nil.
-func (t *Telemetry) Active() bool { return t != nil && (t.tracing() || t.measuring()) }
+// State says what records at one moment: spans (Tracing), measurements
+// (Measuring), both, or nothing (0).
+type State uint8
+
+const (
+	Tracing State = 1 << iota
+	Measuring
+)
+
+// State reads the providers and says what they record now: nothing while
+// they are the default global ones (or the API's no-op ones), or t is nil.
+// An application may install global providers at any moment, so the answer
+// holds for one operation. Reading them is most of what an operation costs
+// while nothing records, so an operation reads them once: it passes the
+// State to StartIn, whose Span keeps it for Waited and End, and keeps it
+// for anything else it measures (Used).
+func (t *Telemetry) State() State {
+	if t == nil {
+		return 0
+	}
+	var st State
+	if t.tracing() {
+		st |= Tracing
+	}
+	if t.measuring() {
+		st |= Measuring
+	}
+	return st
+}
+
+// Active reports whether anything is recorded (State is not 0).
+func (t *Telemetry) Active() bool { return t.State() != 0 }
 
 // tracing reports whether spans are recorded at all: false while the
 // tracer is the default global provider's.
@@ -267,24 +296,30 @@ var clientKind = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient
 // Span is an operation's span and measurements. The zero Span records
 // nothing; its methods may be called on it.
 type Span struct {
-	t     *Telemetry
-	span  trace.Span // nil when not tracing
-	start time.Time  // zero when neither tracing nor measuring
-	op    string     // db.operation.name
+	t       *Telemetry
+	span    trace.Span // nil when not tracing
+	start   time.Time  // zero when neither tracing nor measuring
+	op      string     // db.operation.name
+	measure bool       // the State at the start had Measuring
 }
 
 // Start begins op's span, a child of the span in ctx, and returns the
 // context the operation runs in. query is the statement ("" for Begin,
 // Commit, Rollback, Ping, Connect); hasArgs says whether it has arguments.
+// While nothing records it returns the zero Span.
 func (t *Telemetry) Start(ctx context.Context, op Op, query string, hasArgs bool) (context.Context, Span) {
-	if t == nil {
+	return t.StartIn(ctx, t.State(), op, query, hasArgs)
+}
+
+// StartIn is Start in state st, which the caller read with State for this
+// operation. The Span keeps st, so Waited and End do not read the providers
+// again.
+func (t *Telemetry) StartIn(ctx context.Context, st State, op Op, query string, hasArgs bool) (context.Context, Span) {
+	if st == 0 || t == nil {
 		return ctx, Span{}
 	}
-	tracing, measuring := t.tracing(), t.measuring()
-	if !tracing && !measuring {
-		return ctx, Span{}
-	}
-	s := Span{t: t, start: time.Now()}
+	tracing, measuring := st&Tracing != 0, st&Measuring != 0
+	s := Span{t: t, start: time.Now(), measure: measuring}
 	if op == OpExec || op == OpQuery {
 		s.op = operationName(query)
 	} else {
@@ -340,7 +375,9 @@ func (s *Span) Waited(ctx context.Context, d time.Duration) {
 	if s.Recording() {
 		s.span.SetAttributes(attribute.Float64(AttrWaitTime, d.Seconds()))
 	}
-	s.t.waitTime.Inst().Record(ctx, d.Seconds(), s.t.poolOpt)
+	if s.measure {
+		s.t.waitTime.Inst().Record(ctx, d.Seconds(), s.t.poolOpt)
+	}
 }
 
 // AttrWaitTime is the span attribute with the seconds the operation waited
@@ -359,7 +396,14 @@ func (s *Span) Elapsed() time.Duration {
 // sqlcommenter comment, if Config.SQLCommenter is on and query has no
 // comment of its own; otherwise query.
 func (s *Span) Comment(query string) string {
-	if s.t == nil || !s.t.cfg.SQLCommenter || s.span == nil {
+	if s.span == nil { // not tracing: inlined, every operation asks
+		return query
+	}
+	return s.comment(query)
+}
+
+func (s *Span) comment(query string) string {
+	if !s.t.cfg.SQLCommenter {
 		return query
 	}
 	sc := s.span.SpanContext()
@@ -406,7 +450,7 @@ func (s *Span) end(ctx context.Context, err error, rows int64) {
 	if s.span != nil {
 		s.span.End()
 	}
-	if t.measuring() && !s.start.IsZero() {
+	if s.measure {
 		base := *t.base.Load()
 		attrs := make([]attribute.KeyValue, 0, len(base)+3)
 		attrs = append(attrs, base...)
@@ -433,9 +477,11 @@ func (t *Telemetry) Created(ctx context.Context, d time.Duration) {
 }
 
 // Used measures how long a physical connection was used before it went back
-// to the pool.
+// to the pool. It does not read the providers: the caller decides, with the
+// State of its last operation (Measuring). Measuring while nothing measures
+// is harmless, only wasted: the instruments then drop what they get.
 func (t *Telemetry) Used(d time.Duration) {
-	if t == nil || !t.measuring() {
+	if t == nil {
 		return
 	}
 	t.useTime.Inst().Record(context.Background(), d.Seconds(), t.poolOpt)
