@@ -400,7 +400,7 @@ func (s *Suite) ConnectionPerRequest(ctx context.Context, admin *Admin) (Section
 				}
 				ratio := r.Throughput() / base
 				sec.Rows = append(sec.Rows, []string{drv, c.name, name, fmt.Sprintf("%.0f", r.Throughput()), fmtRatio(ratio),
-					fmtInt(opened), fmtInt(r.Ops/max(1, opened))})
+					fmtInt(opened), fmtInt(r.Ops / max(1, opened))})
 				label := fmt.Sprintf("%s, %s: %s", drv, stripTicks(c.name), name)
 				panel.Bars = append(panel.Bars, Bar{Label: label, Value: ratio, Ours: pooled, Text: fmtRatio(ratio)})
 				if pooled {

@@ -194,4 +194,3 @@ func PGXConnsTarget(ctx context.Context, url string, n int) (*Target, error) {
 func SQLiteConn() (driver.Conn, error) {
 	return (&sqlite3.SQLiteDriver{}).Open(":memory:")
 }
-
