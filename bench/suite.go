@@ -46,13 +46,13 @@ func (s *Suite) Defaults() {
 		}
 	}
 	if s.Rounds == 0 {
-		s.Rounds = 9
+		s.Rounds = 15
 		if s.Quick {
 			s.Rounds = 1
 		}
 	}
-	def(&s.MicroTime, 400*time.Millisecond, 20*time.Millisecond)
-	def(&s.LoadTime, 3*time.Second, 150*time.Millisecond)
+	def(&s.MicroTime, 300*time.Millisecond, 20*time.Millisecond)
+	def(&s.LoadTime, 2500*time.Millisecond, 150*time.Millisecond)
 	def(&s.OverloadTime, 6*time.Second, 300*time.Millisecond)
 }
 
@@ -243,87 +243,72 @@ func openPeer(ctx context.Context, p PGPeer, u string, conns int) (*Target, stri
 func (s *Suite) Throughput(ctx context.Context) (Section, error) {
 	const goroutines, conns = 64, 8
 	peers := ThroughputPeers()
-	rounds := 2
+	rounds := 3
 	if s.Quick {
 		rounds = 1
 	}
+	// Throughput on this shared machine drifts between runs by more than
+	// the differences measured, so each round runs every peer once, in an
+	// order rotated each round, and a peer's ratio is the median of its
+	// per-round ratios to raw database/sql on its driver in the same round.
+	limit := PGPeer{Name: PeerPGXConnOnly, Driver: "pgx", Open: PGXConnsTarget}
+	all := append(peers, limit)
 	type fig struct{ qps, p50, p99 []float64 }
 	figs := make(map[string]*fig)
 	key := func(p PGPeer) string { return p.Driver + "/" + p.Name }
-	run := func(p PGPeer, g int) error {
-		t, _, err := openPeer(ctx, p, s.PostgresURL, conns)
-		if err != nil {
-			return err
-		}
-		defer t.Close()
-		r := Load{Goroutines: g, Query: "SELECT 1", Warmup: s.LoadTime / 6, Duration: s.LoadTime, Worker: t.Worker}.Run(ctx)
-		if r.Errors > 0 {
-			return fmt.Errorf("%s: %d errors, first: %v", key(p), r.Errors, r.FirstErrors)
-		}
-		f := figs[key(p)]
-		if f == nil {
-			f = &fig{}
-			figs[key(p)] = f
-		}
-		f.qps = append(f.qps, r.Throughput())
-		f.p50 = append(f.p50, float64(r.Quantile(0.5)))
-		f.p99 = append(f.p99, float64(r.Quantile(0.99)))
-		return nil
+	for _, p := range all {
+		figs[key(p)] = &fig{}
 	}
-	limit := PGPeer{Name: PeerPGXConnOnly, Driver: "pgx", Open: PGXConnsTarget}
 	for r := range rounds {
-		for k := range peers {
-			p := peers[(k+r)%len(peers)]
+		for k := range all {
+			p := all[(k+r)%len(all)]
+			g := goroutines
+			if p.Name == PeerPGXConnOnly {
+				g = conns
+			}
 			s.Log.Printf("workload 2, round %d: %s (%s)", r+1, p.Name, p.Driver)
-			if err := run(p, goroutines); err != nil {
+			t, _, err := openPeer(ctx, p, s.PostgresURL, conns)
+			if err != nil {
 				return Section{}, err
 			}
-		}
-		if err := run(limit, conns); err != nil {
-			return Section{}, err
+			res := Load{Goroutines: g, Query: "SELECT 1", Warmup: s.LoadTime / 6, Duration: s.LoadTime, Worker: t.Worker}.Run(ctx)
+			t.Close()
+			if res.Errors > 0 {
+				return Section{}, fmt.Errorf("%s: %d errors, first: %v", key(p), res.Errors, res.FirstErrors)
+			}
+			f := figs[key(p)]
+			f.qps = append(f.qps, res.Throughput())
+			f.p50 = append(f.p50, float64(res.Quantile(0.5)))
+			f.p99 = append(f.p99, float64(res.Quantile(0.99)))
 		}
 	}
 	sec := Section{
 		Title: "2. PostgreSQL throughput: `SELECT 1`, 64 goroutines over 8 connections",
 		Text: []string{
-			fmt.Sprintf("Benchmark: `Suite.Throughput`. PostgreSQL on loopback, on the same 2 cores as the client. Each peer runs %v (after %v of warm-up), %d rounds interleaved; the figures are the mean of the rounds' throughput and the median of their percentiles; the ratio is to raw `database/sql` on the same driver. Raw `database/sql` and the wrappers have `SetMaxOpenConns(8)` and `SetMaxIdleConns(8)`; sqlpool has `pool_max_conns=8` and `SetMaxOpenConns` unset, as its README advises. The limit is the raw round trip: 8 goroutines, each on its own `pgx.Conn`, with no pool at all.", s.LoadTime, s.LoadTime/6, rounds),
+			fmt.Sprintf("Benchmark: `Suite.Throughput`. PostgreSQL on loopback, on the same 2 cores as the client. Each peer runs %v (after %v of warm-up) in each of %d rounds, the peers' order rotated every round; queries/s, p50 and p99 are medians over the rounds, and the ratio is the median of the per-round ratios to raw `database/sql` on the same driver (with their range), since throughput drifts between rounds on a shared machine. Raw `database/sql` and the wrappers have `SetMaxOpenConns(8)` and `SetMaxIdleConns(8)`; sqlpool has `pool_max_conns=8` and `SetMaxOpenConns` unset, as its README advises. The limit is the raw round trip: 8 goroutines, each on its own `pgx.Conn`, with no pool at all.", s.LoadTime, s.LoadTime/6, rounds),
 		},
-		Header: []string{"driver", "peer", "queries/s", "vs raw", "p50", "p99"},
+		Header: []string{"driver", "peer", "queries/s", "vs raw", "range", "p50", "p99"},
 	}
 	panel := &Panel{Title: "2. PostgreSQL SELECT 1, 64 goroutines / 8 connections: throughput ÷ raw database/sql (higher is better)", Ref: 1}
-	mean := func(xs []float64) float64 {
-		var t float64
-		for _, x := range xs {
-			t += x
-		}
-		return t / float64(len(xs))
+	ratio := func(p PGPeer, drv string) []float64 {
+		return ratios(figs[key(p)].qps, figs[drv+"/"+PeerRaw].qps)
 	}
-	rawQPS := map[string]float64{}
-	for _, p := range append(peers, limit) {
+	for _, p := range all {
 		f := figs[key(p)]
-		if p.Name == PeerRaw {
-			rawQPS[p.Driver] = mean(f.qps)
-		}
-	}
-	for _, p := range append(peers, limit) {
-		f := figs[key(p)]
-		ratio := mean(f.qps) / rawQPS[p.Driver]
-		sec.Rows = append(sec.Rows, []string{p.Driver, p.Name, fmt.Sprintf("%.0f", mean(f.qps)), fmtRatio(ratio),
+		rs := ratio(p, p.Driver)
+		sec.Rows = append(sec.Rows, []string{p.Driver, p.Name, fmt.Sprintf("%.0f", median(f.qps)), fmtRatio(median(rs)), fmtRange(rs),
 			fmtDur(time.Duration(median(f.p50))), fmtDur(time.Duration(median(f.p99)))})
-		panel.Bars = append(panel.Bars, Bar{Label: p.Driver + ": " + p.Name, Value: ratio, Ours: isOurs(p.Name), Text: fmtRatio(ratio)})
+		panel.Bars = append(panel.Bars, Bar{Label: p.Driver + ": " + p.Name, Value: median(rs), Ours: isOurs(p.Name), Text: fmtRatio(median(rs))})
 	}
 	sec.Chart = panel
 	for _, drv := range []string{"pq", "pgx"} {
-		ratio := mean(figs[drv+"/"+PeerSQLPool].qps) / rawQPS[drv]
-		lim := mean(figs["pgx/"+PeerPGXConnOnly].qps) / rawQPS[drv]
-		res := fmt.Sprintf("%s of raw (%s); limit %s", fmtRatio(ratio), drv, fmtRatio(lim))
-		if ratio < 0.95 {
-			res += fmt.Sprintf("; missed by %.1f points", (0.95-ratio)*100)
-		}
+		got := median(ratio(SQLPoolPeer(PeerSQLPool, drv), drv))
+		off := median(ratio(SQLPoolPeer(PeerSQLPoolOff, drv), drv))
+		lim := median(ratio(limit, drv))
 		sec.Goals = append(sec.Goals, Goal{
 			Text:   fmt.Sprintf("2: sqlpool (defaults) at least 0.95× raw `database/sql` throughput, %s [limit: the raw round trip]", drv),
-			Met:    ratio >= 0.95,
-			Result: res,
+			Met:    got >= 0.95,
+			Result: fmt.Sprintf("%s of raw (%s; everything off %s); limit %s", fmtRatio(got), drv, fmtRatio(off), fmtRatio(lim)) + missBelow(got, 0.95),
 		})
 	}
 	return sec, nil
@@ -339,7 +324,10 @@ type perRequestConfig struct {
 // server connection per request, with and without sqlpool underneath,
 // against the normally pooled configuration.
 func (s *Suite) ConnectionPerRequest(ctx context.Context, admin *Admin) (Section, error) {
-	const goroutines, conns = 16, 8
+	// Fewer goroutines than connections: a released connection finds no
+	// waiter, so database/sql closes it (SetMaxIdleConns(0)) as it would
+	// for an application that is not saturated.
+	const goroutines, conns = 6, 8
 	configs := []perRequestConfig{
 		{"pooled: `SetMaxIdleConns(8)`", func(db *sql.DB) { db.SetMaxOpenConns(conns); db.SetMaxIdleConns(conns) }},
 		{"`SetMaxIdleConns(0)`", func(db *sql.DB) { db.SetMaxOpenConns(conns); db.SetMaxIdleConns(0) }},

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -98,10 +97,13 @@ func recoveryLoad(t *Target, d time.Duration, at *Event) Load {
 }
 
 // recoveredAfter returns how long after the event's start throughput was
-// back: the start of the first run of five 10 ms buckets, at or after the
-// event, each with at least half the median throughput of the buckets
-// before it. ok is false if that never happened.
+// back: the start of the first 50 ms window, at or after the event, that
+// begins with a 10 ms bucket of at least half the median throughput of the
+// buckets before the event and holds at least half their median rate in
+// all (a window, not single buckets, so that one slow bucket in a recovered
+// load does not count as an outage). ok is false if that never happened.
 func recoveredAfter(r *Result, ev *Event, bucket time.Duration) (time.Duration, bool) {
+	const window = 5
 	evb := int(ev.Start / bucket)
 	if evb <= 1 || evb >= len(r.Series) {
 		return 0, false
@@ -111,8 +113,13 @@ func recoveredAfter(r *Result, ev *Event, bucket time.Duration) (time.Duration, 
 		pre = append(pre, float64(n))
 	}
 	half := median(pre) / 2
-	for b := evb; b+5 <= len(r.Series)-1; b++ {
-		if !slices.ContainsFunc(r.Series[b:b+5], func(n int64) bool { return float64(n) < half }) {
+	// The last bucket is partial too.
+	for b := evb; b+window <= len(r.Series)-1; b++ {
+		var sum int64
+		for _, n := range r.Series[b : b+window] {
+			sum += n
+		}
+		if float64(r.Series[b]) >= half && float64(sum) >= window*half {
 			return max(0, time.Duration(b)*bucket-ev.Start), true
 		}
 	}
@@ -126,7 +133,7 @@ func (s *Suite) Recovery(ctx context.Context, admin *Admin) (Section, error) {
 	sec := Section{
 		Title: "5. Recovery: backends killed, server restarted",
 		Text: []string{
-			"Benchmark: `Suite.Recovery`. `SELECT 1` from 16 goroutines over 8 connections (limits as in workload 2), three ways: (a) under steady load, every backend of the peer is killed with `pg_terminate_backend`; (b) the load pauses for 1.5 s (longer than sqlpool's `pool_ping_idle_after`, 1 s by default), the backends are killed during the pause, and the load resumes; (c) on a throwaway PostgreSQL instance, the server is restarted (`pg_ctl restart -m fast`) under steady load. Errors are those the application's queries returned; recovery is the time from the kill or the restart command until throughput is back to half its earlier median for five 10 ms buckets in a row. Raw `database/sql` over lib/pq is the limit: its driver's own `driver.ErrBadConn` retries.",
+			"Benchmark: `Suite.Recovery`. `SELECT 1` from 16 goroutines over 8 connections (limits as in workload 2), three ways: (a) under steady load, every backend of the peer is killed with `pg_terminate_backend`; (b) the load pauses for 1.5 s (longer than sqlpool's `pool_ping_idle_after`, 1 s by default), the backends are killed during the pause, and the load resumes; (c) on a throwaway PostgreSQL instance, the server is restarted (`pg_ctl restart -m fast`) under steady load. Errors are those the application's queries returned; recovery is the time from the kill or the restart command until throughput is back: the first 50 ms window that starts with a 10 ms bucket of at least half the median before the event and holds at least half that median rate in all. Raw `database/sql` over lib/pq is the limit: its driver's own `driver.ErrBadConn` retries.",
 		},
 		Header: []string{"driver", "peer", "(a) errors", "(a) recovered after", "(b) errors after the pause", "(c) errors", "(c) recovered after (restart took)", "first error"},
 	}
