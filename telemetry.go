@@ -130,6 +130,10 @@ func (c *conn) startSpan(ctx context.Context, op tracing.Op, query string, nargs
 	if c.skipSpan.Active() {
 		c.endSkipSpan()
 	}
+	if c.ps.tel == nil { // pool_tracing=false: not even a look at the providers
+		c.telState, c.telAsked = 0, true
+		return ctx, tracing.Span{}
+	}
 	st := c.ps.tel.State()
 	c.telState, c.telAsked = st, true
 	if st == 0 {

@@ -27,22 +27,31 @@ import (
 
 func main() {
 	out := flag.String("out", "../docs", "directory to write benchmarks.md and benchmarks.svg into")
+	instructions := flag.Bool("instructions", true, "count workload 1's instructions per query with valgrind (about 3 minutes; skipped with -quick)")
 	quick := flag.Bool("quick", false, "a smoke run of a few seconds: proves the workloads run, measures nothing worth reading")
 	only := flag.String("only", "", "comma-separated workloads to run (1,2,3,4,5,6,pool); all when empty")
 	flag.StringVar(&revision, "rev", revision, "the commit measured, for the report")
 	flag.Parse()
-	if err := run(*out, *quick, *only); err != nil {
+	if err := run(*out, *quick, *only, *instructions && !*quick); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(out string, quick bool, only string) error {
+func run(out string, quick bool, only string, instructions bool) error {
 	ctx := context.Background()
 	start := time.Now()
 	s := &bench.Suite{Quick: quick}
 	s.Defaults()
 	want := func(w string) bool {
 		return only == "" || strings.Contains(","+only+",", ","+w+",")
+	}
+	if instructions && want("1") {
+		ic, err := bench.NewInstructionCounter(".")
+		if err != nil {
+			return fmt.Errorf("%w (or run with -instructions=false)", err)
+		}
+		defer ic.Close()
+		s.Instructions = ic
 	}
 	admin, err := bench.OpenAdmin(ctx, s.PostgresURL)
 	if err != nil {
