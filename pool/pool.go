@@ -148,6 +148,7 @@ type Pool[T any] struct {
 	timedOut  bool                             // an Acquire timed out while constructions were failing; cleared by a success
 	lastErr   error                            // last construction error; nil once one succeeds
 	backoff   time.Duration                    // current delay between failed constructions
+	failedAt  time.Time                        // when the last construction failed
 	nextTry   time.Time                        // no construction before this while failing
 	retry     *time.Timer                      // pending retry of a failed construction, nil if none
 	stats     Stat                             // cumulative counters; gauges are computed in Stat
@@ -616,9 +617,16 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 			// goroutine starved of CPU must not make the outage look younger.
 			p.failSince = requested
 			p.backoff = p.cfg.Backoff
-		} else {
+		} else if !requested.Before(p.failedAt) {
+			// A retry, started after the last failure, failed too. The
+			// attempts that were already in flight when the outage began
+			// (one per waiter, say all eight connections of a restarted
+			// server) are one try, not eight: doubling for each would
+			// leave the pool waiting the longest backoff for a server
+			// that is back within the first.
 			p.backoff = min(2*p.backoff, p.cfg.MaxBackoff)
 		}
+		p.failedAt = now
 		p.nextTry = now.Add(p.backoff)
 		p.fillLocked(context.Background())
 		p.mu.Unlock()

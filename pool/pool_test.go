@@ -1264,6 +1264,44 @@ func TestPoolKeepsOneConstructionInFlightDuringOutage(t *testing.T) {
 	}
 }
 
+// TestPoolBacksOffOncePerTryNotPerAttemptInFlight: when a server restarts,
+// every waiter's construction fails at about the same moment. That is one
+// failed try; backing off once per failure would make the next try wait
+// Backoff doubled seven times for eight waiters, here 12.8s, while the
+// server is back at once. The waiters' 5s deadline is 50 times the one
+// backoff the fix leaves.
+func TestPoolBacksOffOncePerTryNotPerAttemptInFlight(t *testing.T) {
+	t.Parallel()
+	const waiters = 8
+	gate := make(chan struct{})
+	f := newFactory(t)
+	f.before = blockOn(gate)
+	f.setErr(errRefused)
+	p := newTestPool(t, f, Config[*fakeRes]{
+		MaxSize:        waiters,
+		AcquireTimeout: time.Minute,
+		Backoff:        100 * time.Millisecond,
+		MaxBackoff:     time.Hour,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var results []<-chan acquireResult
+	for range waiters {
+		results = append(results, acquireAsync(ctx, p))
+	}
+	waitFor(t, func() bool { calls, _, _ := f.counts(); return calls == waiters })
+	close(gate) // all fail at once
+	waitFor(t, func() bool { return p.Stat().CreateErrorCount == waiters })
+	f.setErr(nil) // and the server is back
+	for _, ch := range results {
+		res := receive(t, ch)
+		if res.err != nil {
+			t.Fatalf("Acquire after %d simultaneous failures and a recovery: %v", waiters, res.err)
+		}
+		res.r.Release()
+	}
+}
+
 func TestPoolAcquireFailsFastWithErrUnavailableOnceOutageOutlastsAcquireTimeout(t *testing.T) {
 	t.Parallel()
 	f := newFactory(t)
