@@ -72,7 +72,7 @@ func (s *Suite) Overload(ctx context.Context) (Section, error) {
 			Result: fmt.Sprintf("sqlpool p99 %s = %s ideal, %.2f of database/sql's %s", fmtDur(ours), fmtRatio(r), float64(ours)/float64(raw), fmtDur(raw)) +
 				func() string {
 					if r > 1.1 {
-						return fmt.Sprintf("; missed by %.0f%%", (r/1.1-1)*100)
+						return fmt.Sprintf("; missed by %.1f%%", (r/1.1-1)*100)
 					}
 					return ""
 				}(),
