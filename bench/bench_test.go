@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"database/sql"
 	"fmt"
 	"testing"
 )
@@ -88,5 +89,36 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	for _, g := range AcquireReleaseGoroutines {
 		b.Run(fmt.Sprintf("pool=sqlpool/goroutines=%d", g), func(b *testing.B) { AcquireReleaseSQLPool(b, g) })
 		b.Run(fmt.Sprintf("pool=puddle/goroutines=%d", g), func(b *testing.B) { AcquireReleasePuddle(b, g) })
+	}
+}
+
+// BenchmarkSQLiteMaxIdleZero is what SetMaxIdleConns(0) costs over sqlpool
+// (workload 3) without a network: database/sql opens and closes a logical
+// connection per query, while the physical one stays in sqlpool's pool.
+func BenchmarkSQLiteMaxIdleZero(b *testing.B) {
+	for _, c := range []struct {
+		id   string
+		idle int
+		open func() (*sql.DB, error)
+	}{
+		{"raw-pooled", 8, func() (*sql.DB, error) { return sql.Open("sqlite3", ":memory:") }},
+		{"sqlpool-pooled", 8, sqliteSQLPool(nil, "pool_tracing", "false", "pool_leak_threshold", "0")},
+		{"sqlpool-maxidle0", 0, sqliteSQLPool(nil, "pool_tracing", "false", "pool_leak_threshold", "0")},
+	} {
+		b.Run("peer="+c.id, func(b *testing.B) {
+			db, err := c.open()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			db.SetMaxIdleConns(c.idle)
+			op, _ := dbOp(db)()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := op(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
