@@ -456,7 +456,7 @@ func (s *Suite) ConnectionPerRequest(ctx context.Context, admin *Admin) (Section
 		rs := ratios(f.qps, figs[run{r.drv, 0, false}].qps)
 		opened := sum(f.opened)
 		sec.Rows = append(sec.Rows, []string{r.drv, c.name, name(r), fmt.Sprintf("%.0f", median(f.qps)), fmtRatio(median(rs)), fmtRange(rs),
-			fmtInt(opened), fmtInt(sum(f.ops)/max(1, opened))})
+			fmtInt(opened), fmtInt(sum(f.ops) / max(1, opened))})
 		label := fmt.Sprintf("%s, %s: %s", r.drv, stripTicks(c.name), name(r))
 		panel.Bars = append(panel.Bars, Bar{Label: label, Value: median(rs), Ours: r.pooled, Text: fmtRatio(median(rs))})
 		if r.pooled {
