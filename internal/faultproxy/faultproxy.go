@@ -11,6 +11,9 @@
 //     a server that is down or restarting.
 //   - CutAll: every proxied connection is closed both ways, as when a server
 //     restart or failover kills its sessions.
+//   - BlackHoleAll: every proxied connection stays open but carries nothing
+//     more, either way, as when a network path or a host dies silently: no
+//     FIN, no RST, reads hang until a timeout.
 //
 // Every connection goes through one accept loop and one handler (serve), and
 // its bytes through one copy loop per direction (pipe): faults that shape
@@ -23,7 +26,6 @@ package faultproxy
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -60,6 +62,8 @@ type Proxy struct {
 // proxy, and the server's side, dialed by it.
 type link struct {
 	client net.Conn
+
+	hole atomic.Bool // BlackHoleAll: bytes are read and dropped
 
 	// Guarded by Proxy.mu.
 	server net.Conn // nil until the target dial succeeds
@@ -125,6 +129,21 @@ func (p *Proxy) CutAll() {
 	defer p.mu.Unlock()
 	for l := range p.links {
 		p.cutLocked(l)
+	}
+}
+
+// BlackHoleAll makes every proxied connection a black hole: it stays open
+// on both sides, and whatever either side sends from now on is read and
+// dropped. A client's writes succeed and its reads hang, as when the
+// server's host or the path to it is gone without a word; only a timeout
+// (a ping's, a keepalive's, a context's) tells. Connections accepted after
+// BlackHoleAll returns are proxied normally. Close (or CutAll) still closes
+// black-holed connections.
+func (p *Proxy) BlackHoleAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for l := range p.links {
+		l.hole.Store(true)
 	}
 }
 
@@ -238,8 +257,8 @@ func (p *Proxy) serve(l *link) {
 	p.mu.Unlock()
 
 	done := make(chan struct{}, 2)
-	go func() { pipe(s, l.client); done <- struct{}{} }()
-	go func() { pipe(l.client, s); done <- struct{}{} }()
+	go func() { pipe(l, s, l.client); done <- struct{}{} }()
+	go func() { pipe(l, l.client, s); done <- struct{}{} }()
 	// When one direction ends (its source closed or failed), close both
 	// sides, which ends the other direction too: a proxied connection has
 	// no half-open state.
@@ -250,9 +269,21 @@ func (p *Proxy) serve(l *link) {
 	<-done
 }
 
-// pipe copies from src to dst until src ends or either fails.
-func pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
+// pipe copies from src to dst until src ends or either fails, dropping
+// what it reads once l is a black hole.
+func pipe(l *link, dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !l.hole.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // cutLocked closes both sides of l. It is idempotent.

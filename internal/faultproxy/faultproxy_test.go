@@ -1,0 +1,96 @@
+package faultproxy_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sqlpool/sqlpool/internal/faultproxy"
+)
+
+// echoServer echoes every line back, until the test ends.
+func echoServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(c, c) })
+		}
+	})
+	return ln.Addr().String()
+}
+
+func roundTrip(c net.Conn, msg string, timeout time.Duration) (string, error) {
+	c.SetDeadline(time.Now().Add(timeout))
+	defer c.SetDeadline(time.Time{})
+	if _, err := io.WriteString(c, msg+"\n"); err != nil {
+		return "", err
+	}
+	return bufio.NewReader(c).ReadString('\n')
+}
+
+func TestBlackHoleAllSilencesOpenConnectionsButNotNewOnes(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	old, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if got, err := roundTrip(old, "before", 5*time.Second); err != nil || got != "before\n" {
+		t.Fatalf("echo through the proxy: %q, %v", got, err)
+	}
+
+	p.BlackHoleAll()
+
+	// The write succeeds and the read hangs until its deadline: no EOF, no
+	// reset, nothing comes back.
+	_, err = roundTrip(old, "into the hole", 200*time.Millisecond)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("round trip on a black-holed connection: %v, want the read deadline to pass", err)
+	}
+	if n := p.Active(); n != 1 {
+		t.Errorf("Active after BlackHoleAll: %d, want the black-holed connection still open", n)
+	}
+
+	fresh, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if got, err := roundTrip(fresh, "after", 5*time.Second); err != nil || got != "after\n" {
+		t.Errorf("echo on a connection made after BlackHoleAll: %q, %v", got, err)
+	}
+
+	p.CutAll()
+	old.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := old.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) || err == nil {
+		t.Errorf("read on a black-holed connection after CutAll: %v, want it closed", err)
+	}
+}
