@@ -128,13 +128,32 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 	if pc.validator != nil && !pc.validator.IsValid() {
 		return driver.ErrBadConn
 	}
+	var f func(context.Context) error
 	if p, ok := pc.inner.(driver.Pinger); ok {
-		return p.Ping(ctx)
+		f = p.Ping
+	} else if q := ps.cfg.validationQuery; q != "" {
+		f = func(ctx context.Context) error { return execDirect(ctx, pc.inner, q) }
+	} else {
+		return nil
 	}
-	if q := ps.cfg.validationQuery; q != "" {
-		return execDirect(ctx, pc.inner, q)
+	if ctx.Done() == nil {
+		return f(ctx)
 	}
-	return nil
+	// The deadline holds even for a driver that ignores it: lib/pq's Ping
+	// does, and on a connection whose network went silent (no FIN, no RST)
+	// it would wait for the kernel to give up, many minutes, with the
+	// application's query behind it. The ping runs on its own goroutine; at
+	// the deadline the connection is given up (the pool destroys it) and
+	// close waits for the driver to let go of it.
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		pc.pinging = done
+		return fmt.Errorf("sqlpool: ping: %w", context.Cause(ctx))
+	}
 }
 
 func (ps *poolState) close() {
@@ -153,6 +172,11 @@ type pconn struct {
 	ps    *poolState
 	stmts *stmtCache // nil when pool_stmt_cache_size=0
 	used  bool       // bound before: reset the session at the next bind
+
+	// pinging is set when a ping overran its deadline and was given up
+	// while the driver still ran it: it receives the ping's result once the
+	// driver returns, and only then may the connection be closed.
+	pinging <-chan error
 
 	// With leak detection on: the current borrow, and the resource it is
 	// held as (set at each bind; the leak detector reclaims through it).
@@ -187,6 +211,16 @@ func newPconn(ic driver.Conn, ps *poolState) *pconn {
 func (pc *pconn) invalid() bool { return pc.validator != nil && !pc.validator.IsValid() }
 
 func (pc *pconn) close() {
+	if pc.pinging != nil {
+		// A ping that overran its deadline still holds the connection.
+		done := pc.pinging
+		pc.pinging = nil
+		go func() {
+			<-done
+			pc.close()
+		}()
+		return
+	}
 	if pc.ps.leak != nil {
 		pc.ps.leak.Untrack(&pc.leak)
 	}
