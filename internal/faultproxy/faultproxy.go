@@ -54,6 +54,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	closed   bool                  // Close has begun: accept nothing more
 	refuse   bool                  // reset new client connections instead of proxying them
+	hole     bool                  // new connections are black holes from the start
 	links    map[*link]struct{}    // open proxied connections; an entry leaves when both its sides are closed
 	refusing map[net.Conn]struct{} // refused connections not yet reset; Close resets them at once
 }
@@ -147,6 +148,17 @@ func (p *Proxy) BlackHoleAll() {
 	}
 }
 
+// BlackHole switches black-holing of new connections on or off: while it
+// is on, each connection the proxy accepts is a black hole from its first
+// byte (see BlackHoleAll), as a server whose host went silent: the
+// client's connect succeeds and its handshake hangs. Connections accepted
+// before are not touched.
+func (p *Proxy) BlackHole(on bool) {
+	p.mu.Lock()
+	p.hole = on
+	p.mu.Unlock()
+}
+
 // Dials returns how many client connections the proxy has accepted since
 // Start, refused ones included: the connection attempts a pool made (one per
 // attempt of a Go client; see Refuse). A connection counts once the proxy has
@@ -214,6 +226,7 @@ func (p *Proxy) acceptLoop() {
 			continue
 		}
 		l := &link{client: c}
+		l.hole.Store(p.hole)
 		p.links[l] = struct{}{}
 		p.wg.Add(1)
 		p.mu.Unlock()
