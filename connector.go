@@ -100,7 +100,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	if ps.tel.Active() {
 		ctx, sp = ps.tel.Start(ctx, tracing.OpConnect, "", false)
 	}
-	ic, err := ps.inner.Connect(ctx)
+	ic, err := ps.connect(ctx)
 	if err != nil {
 		// Some drivers quote their DSN when they fail to connect; this error
 		// reaches applications and logs as the pool's last dial error.
@@ -120,6 +120,40 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		ps.leak.Track(&pc.leak, pc.reclaim)
 	}
 	return pc, nil
+}
+
+// connect is the inner connector's Connect, held to ctx's deadline (the
+// pool's, pool_acquire_timeout) even by a driver that ignores it during its
+// handshake: to a server whose network went silent, the attempt would
+// otherwise hold a slot of the pool until the kernel gives up. At the
+// deadline the attempt is given up; a connection that arrives late is
+// closed.
+func (ps *poolState) connect(ctx context.Context) (driver.Conn, error) {
+	if ctx.Done() == nil {
+		return ps.inner.Connect(ctx)
+	}
+	type result struct {
+		c   driver.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := ps.inner.Connect(ctx)
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-ctx.Done():
+		go func() {
+			// Only a connection that came with no error: lib/pq returns a
+			// typed nil connection with its errors.
+			if r := <-ch; r.err == nil && r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, fmt.Errorf("sqlpool: connecting: %w", context.Cause(ctx))
+	}
 }
 
 // ping is the pool's Check: the inner driver's own verdict first
