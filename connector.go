@@ -124,35 +124,50 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 
 // connect is the inner connector's Connect, held to ctx's deadline (the
 // pool's, pool_acquire_timeout) even by a driver that ignores it during its
-// handshake: to a server whose network went silent, the attempt would
-// otherwise hold a slot of the pool until the kernel gives up. At the
-// deadline the attempt is given up; a connection that arrives late is
-// closed.
+// handshake (lib/pq): to a server whose network went silent, the attempt
+// would otherwise hold a slot of the pool until the kernel gives up. A
+// connection that arrives after the deadline is closed.
 func (ps *poolState) connect(ctx context.Context) (driver.Conn, error) {
-	if ctx.Done() == nil {
-		return ps.inner.Connect(ctx)
-	}
-	type result struct {
-		c   driver.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		c, err := ps.inner.Connect(ctx)
-		ch <- result{c, err}
-	}()
-	select {
-	case r := <-ch:
-		return r.c, r.err
-	case <-ctx.Done():
+	r, late := bounded(ctx, ps.inner.Connect)
+	if late != nil {
 		go func() {
 			// Only a connection that came with no error: lib/pq returns a
 			// typed nil connection with its errors.
-			if r := <-ch; r.err == nil && r.c != nil {
-				r.c.Close()
+			if r := <-late; r.err == nil && r.v != nil {
+				r.v.Close()
 			}
 		}()
-		return nil, fmt.Errorf("sqlpool: connecting: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("sqlpool: connecting: %w", r.err)
+	}
+	return r.v, r.err
+}
+
+// outcome is what a call returned.
+type outcome[T any] struct {
+	v   T
+	err error
+}
+
+// bounded runs f, and returns when f does or when ctx ends, whichever is
+// first, even if f ignores ctx. When ctx ended first, the outcome holds
+// ctx's cause, and late receives f's own outcome once f returns (whatever
+// f holds must wait for it); otherwise late is nil. Without a deadline or
+// cancellation, f runs on the caller's goroutine.
+func bounded[T any](ctx context.Context, f func(context.Context) (T, error)) (outcome[T], <-chan outcome[T]) {
+	if ctx.Done() == nil {
+		v, err := f(ctx)
+		return outcome[T]{v, err}, nil
+	}
+	ch := make(chan outcome[T], 1)
+	go func() {
+		v, err := f(ctx)
+		ch <- outcome[T]{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return outcome[T]{err: context.Cause(ctx)}, ch
 	}
 }
 
@@ -170,24 +185,17 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 	} else {
 		return nil
 	}
-	if ctx.Done() == nil {
-		return f(ctx)
-	}
 	// The deadline holds even for a driver that ignores it: lib/pq's Ping
 	// does, and on a connection whose network went silent (no FIN, no RST)
 	// it would wait for the kernel to give up, many minutes, with the
-	// application's query behind it. The ping runs on its own goroutine; at
-	// the deadline the connection is given up (the pool destroys it) and
-	// close waits for the driver to let go of it.
-	done := make(chan error, 1)
-	go func() { done <- f(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		pc.pinging = done
-		return fmt.Errorf("sqlpool: ping: %w", context.Cause(ctx))
+	// application's query behind it. At the deadline the connection is
+	// given up (the pool destroys it); close waits for the driver to let go.
+	r, late := bounded(ctx, func(ctx context.Context) (struct{}, error) { return struct{}{}, f(ctx) })
+	if late != nil {
+		pc.pinging = late
+		return fmt.Errorf("sqlpool: ping: %w", r.err)
 	}
+	return r.err
 }
 
 func (ps *poolState) close() {
@@ -210,7 +218,7 @@ type pconn struct {
 	// pinging is set when a ping overran its deadline and was given up
 	// while the driver still ran it: it receives the ping's result once the
 	// driver returns, and only then may the connection be closed.
-	pinging <-chan error
+	pinging <-chan outcome[struct{}]
 
 	// With leak detection on: the current borrow, and the resource it is
 	// held as (set at each bind; the leak detector reclaims through it).
