@@ -33,15 +33,13 @@ func AcquireReleaseSQLPool(b *testing.B, goroutines int) {
 	}
 	defer p.Close()
 	ctx := context.Background()
-	fill := make([]*pool.Resource[*int], PoolSize)
-	for i := range fill {
-		if fill[i], err = p.Acquire(ctx); err != nil {
-			b.Fatal(err)
+	fill(b, func() (func(), error) {
+		r, err := p.Acquire(ctx)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for _, r := range fill {
-		r.Release()
-	}
+		return r.Release, nil
+	})
 	spread(b, goroutines, func() error {
 		r, err := p.Acquire(ctx)
 		if err != nil {
@@ -69,15 +67,13 @@ func AcquireReleasePuddle(b *testing.B, goroutines int) {
 	}
 	defer p.Close()
 	ctx := context.Background()
-	fill := make([]*puddle.Resource[*int], PoolSize)
-	for i := range fill {
-		if fill[i], err = p.Acquire(ctx); err != nil {
-			b.Fatal(err)
+	fill(b, func() (func(), error) {
+		r, err := p.Acquire(ctx)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for _, r := range fill {
-		r.Release()
-	}
+		return r.Release, nil
+	})
 	spread(b, goroutines, func() error {
 		r, err := p.Acquire(ctx)
 		if err != nil {
@@ -86,6 +82,21 @@ func AcquireReleasePuddle(b *testing.B, goroutines int) {
 		r.Release()
 		return nil
 	})
+}
+
+// fill makes the pool create all PoolSize resources, by acquiring them all
+// at once and releasing them, so that the measured Acquires find them idle.
+func fill(b *testing.B, acquire func() (release func(), err error)) {
+	releases := make([]func(), PoolSize)
+	for i := range releases {
+		var err error
+		if releases[i], err = acquire(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, release := range releases {
+		release()
+	}
 }
 
 // spread runs b.N calls of op over exactly goroutines goroutines

@@ -7,6 +7,7 @@ import (
 	"log"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -216,7 +217,7 @@ func missBy(got, goal float64) string {
 	return fmt.Sprintf("; missed by %.2f points", (got-goal)*100)
 }
 
-func isOurs(name string) bool { return len(name) >= 7 && name[:7] == "sqlpool" }
+func isOurs(name string) bool { return strings.HasPrefix(name, "sqlpool") }
 
 // Tracing is workload 6: SELECT 1 on in-memory SQLite with the SDK sampling
 // every span, sqlpool against otelsql.
@@ -480,15 +481,7 @@ func missBelow(got, goal float64) string {
 	return fmt.Sprintf("; missed by %.2f points", (goal-got)*100)
 }
 
-func stripTicks(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := range len(s) {
-		if s[i] != '`' {
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
-}
+func stripTicks(s string) string { return strings.ReplaceAll(s, "`", "") }
 
 // Pools is the pool microbenchmark: sqlpool's pool against jackc/puddle,
 // Acquire and Release at 1, 8 and 64 goroutines.
