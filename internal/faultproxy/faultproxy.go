@@ -11,6 +11,8 @@
 //     a server that is down or restarting.
 //   - CutAll: every proxied connection is closed both ways, as when a server
 //     restart or failover kills its sessions.
+//   - Latency: every chunk of bytes is held for a while before it is
+//     forwarded, either way, as over a slow network path.
 //   - BlackHoleAll: every proxied connection stays open but carries nothing
 //     more, either way, as when a network path or a host dies silently: no
 //     FIN, no RST, reads hang until a timeout.
@@ -26,6 +28,7 @@ package faultproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -49,6 +52,7 @@ type Proxy struct {
 	ctx    context.Context // done when Close begins; bounds target dials
 	cancel context.CancelFunc
 	dials  atomic.Int64   // client connections accepted, refused ones included
+	delay  atomic.Int64   // Latency: a time.Duration added to every chunk, each way
 	wg     sync.WaitGroup // the accept loop and every connection's goroutines
 
 	mu       sync.Mutex
@@ -75,16 +79,27 @@ type link struct {
 // and closes it when the test ends. It fails the test if it cannot listen.
 func Start(t testing.TB, target string) *Proxy {
 	t.Helper()
+	p, err := New(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// New starts a proxy to target (host:port) on 127.0.0.1 on a free port,
+// for programs other than tests (the reliability suite); the caller closes
+// it.
+func New(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("faultproxy: listen: %v", err)
+		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
 	p := &Proxy{target: target, ln: ln, links: map[*link]struct{}{}, refusing: map[net.Conn]struct{}{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
 	go p.acceptLoop()
-	t.Cleanup(p.Close)
-	return p
+	return p, nil
 }
 
 // Addr returns the address clients dial: 127.0.0.1 and the proxy's port,
@@ -158,6 +173,13 @@ func (p *Proxy) BlackHole(on bool) {
 	p.hole = on
 	p.mu.Unlock()
 }
+
+// Latency sets a delay added to every chunk of bytes the proxy forwards,
+// each way, on every connection, open or new; 0 switches it off. A
+// request and its answer take 2*d more, as over a slow or congested
+// network path. Bytes keep their order; a chunk is forwarded whole once
+// its delay has passed, so throughput on one connection falls too.
+func (p *Proxy) Latency(d time.Duration) { p.delay.Store(int64(d)) }
 
 // Dials returns how many client connections the proxy has accepted since
 // Start, refused ones included: the connection attempts a pool made (one per
@@ -270,8 +292,8 @@ func (p *Proxy) serve(l *link) {
 	p.mu.Unlock()
 
 	done := make(chan struct{}, 2)
-	go func() { pipe(l, s, l.client); done <- struct{}{} }()
-	go func() { pipe(l, l.client, s); done <- struct{}{} }()
+	go func() { p.pipe(l, s, l.client); done <- struct{}{} }()
+	go func() { p.pipe(l, l.client, s); done <- struct{}{} }()
 	// When one direction ends (its source closed or failed), close both
 	// sides, which ends the other direction too: a proxied connection has
 	// no half-open state.
@@ -283,11 +305,24 @@ func (p *Proxy) serve(l *link) {
 }
 
 // pipe copies from src to dst until src ends or either fails, dropping
-// what it reads once l is a black hole.
-func pipe(l *link, dst, src net.Conn) {
+// what it reads once l is a black hole and delaying it by Latency.
+func (p *Proxy) pipe(l *link, dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
+	var timer *time.Timer
 	for {
 		n, err := src.Read(buf)
+		if d := time.Duration(p.delay.Load()); n > 0 && d > 0 {
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case <-timer.C:
+			case <-p.ctx.Done():
+				return
+			}
+		}
 		if n > 0 && !l.hole.Load() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return

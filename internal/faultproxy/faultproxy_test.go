@@ -94,3 +94,41 @@ func TestBlackHoleAllSilencesOpenConnectionsButNotNewOnes(t *testing.T) {
 		t.Errorf("read on a black-holed connection after CutAll: %v, want it closed", err)
 	}
 }
+
+func TestLatencyDelaysEveryChunkBothWaysUntilSwitchedOff(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	const d = 150 * time.Millisecond
+	p.Latency(d)
+	// The line waits d on its way to the server and d on its way back, so
+	// it cannot come back sooner than 2d: a lower bound, not a timing goal.
+	start := time.Now()
+	if got, err := roundTrip(c, "slow", 10*time.Second); err != nil || got != "slow\n" {
+		t.Fatalf("echo with latency: %q, %v", got, err)
+	}
+	if took := time.Since(start); took < 2*d {
+		t.Errorf("a round trip with latency %v took %v, want at least %v", d, took, 2*d)
+	}
+	if _, err := roundTrip(c, "late", d/2); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("round trip with a deadline shorter than the latency: %v, want the deadline to pass", err)
+	}
+
+	p.Latency(0)
+	// The late line is still on its way; it arrives, in order, before the
+	// next one.
+	r := bufio.NewReader(c)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "fast\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"late\n", "fast\n"} {
+		if got, err := r.ReadString('\n'); err != nil || got != want {
+			t.Fatalf("after Latency(0): read %q, %v; want %q", got, err, want)
+		}
+	}
+}
