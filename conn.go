@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlpool/sqlpool/leakdetect"
@@ -102,6 +103,9 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 				}
 			}
 		}
+		if checkBindings {
+			pc.claim(c)
+		}
 		pc.used = true
 		if pc.stmts != nil {
 			pc.stmts.binds++
@@ -117,6 +121,29 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 			pc.leak.Begin(res.AcquiredAt(), c.acquireStack())
 		}
 		return pc, nil
+	}
+}
+
+// checkBindings, set by this package's tests, makes bind and unbind check
+// an invariant the pool rests on: a physical connection is bound to at most
+// one logical connection at a time. Each violation is counted.
+var (
+	checkBindings     bool
+	bindingViolations atomic.Int64
+)
+
+// claim records c as pc's logical connection, counting a violation if pc
+// has another.
+func (pc *pconn) claim(c *conn) {
+	if !pc.shell.CompareAndSwap(nil, c) {
+		bindingViolations.Add(1)
+	}
+}
+
+// unclaim undoes claim, counting a violation if pc is not c's.
+func (pc *pconn) unclaim(c *conn) {
+	if !pc.shell.CompareAndSwap(c, nil) {
+		bindingViolations.Add(1)
 	}
 }
 
@@ -175,6 +202,9 @@ func (c *conn) unbind() {
 	}
 	c.bindStmts = c.bindStmts[:0]
 	destroy := c.broken || c.inTx || pc.invalid()
+	if checkBindings {
+		pc.unclaim(c)
+	}
 	c.res, c.pc = nil, nil
 	c.broken, c.inTx = false, false
 	if destroy {
@@ -200,8 +230,30 @@ func (c *conn) noteErr(ctx context.Context, err error) error {
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			c.ps.pool.SuspectIdle()
 		}
+		return err
 	}
+	c.noteInterrupted(ctx)
 	return err
+}
+
+// noteInterrupted marks the binding broken when ctx ended while an operation
+// on it ran and the inner driver cannot tell whether the connection came
+// through (it is no driver.Validator): the operation may have been cut off
+// mid-protocol, with an answer still on its way, and a connection in an
+// unknown state is destroyed, not handed to the next caller. database/sql
+// would reuse it. A driver that is a Validator (lib/pq, go-sql-driver/mysql)
+// marks itself invalid when an interruption broke it; pgx closes itself.
+func (c *conn) noteInterrupted(ctx context.Context) {
+	if ctx.Err() != nil && c.pc.validator == nil {
+		c.broken = true
+	}
+}
+
+// plainRows reports whether a query's rows may go to database/sql as the
+// inner driver returned them, unwrapped: nothing (leak detection, a span, an
+// interruption to notice at Close; see noteInterrupted) needs to see them.
+func (c *conn) plainRows(ctx context.Context, pc *pconn, sp *tracing.Span) bool {
+	return c.ps.leak == nil && !sp.Active() && (ctx.Done() == nil || pc.validator != nil)
 }
 
 // args converts arguments that CheckNamedValue accepted unconverted, now
@@ -303,7 +355,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		sp.End(ctx, err)
 		return nil, err
 	}
-	if c.ps.leak == nil && !sp.Active() {
+	if c.plainRows(ctx, pc, &sp) {
 		return rows, nil
 	}
 	return c.wrapRows(ctx, pc, rows, query, sp), nil

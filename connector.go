@@ -225,6 +225,8 @@ type pconn struct {
 	leak leakdetect.Borrow
 	res  *pool.Resource[*pconn]
 
+	shell atomic.Pointer[conn] // the logical connection bound to it, while checkBindings
+
 	// The inner connection's optional interfaces used on every operation,
 	// asserted once: a connection's type does not change. nil where it
 	// lacks the interface.

@@ -35,6 +35,7 @@ type rows struct {
 	inner  driver.Rows
 	ctx    context.Context // the query's, for noteErr
 	closed bool
+	eof    bool     // Next reached the end: the result was read whole
 	sr     spanRows // the query's span, ended at Close
 }
 
@@ -75,7 +76,9 @@ func (r *rows) Next(dest []driver.Value) error {
 	}
 	defer r.c.exit()
 	err := r.inner.Next(dest)
-	if err != nil && err != io.EOF {
+	if err == io.EOF {
+		r.eof = true
+	} else if err != nil {
 		err = r.c.noteErr(r.ctx, err)
 	}
 	r.sr.next(err)
@@ -93,6 +96,11 @@ func (r *rows) Close() error {
 	if r.c.pc == r.pc {
 		if r.c.enter() {
 			err = r.c.noteErr(r.ctx, r.inner.Close())
+			if !r.eof {
+				// Closed before the end: by database/sql when the
+				// query's context ended, or by the application.
+				r.c.noteInterrupted(r.ctx)
+			}
 			r.c.exit()
 		}
 		if r.c.ps.leak != nil {

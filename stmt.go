@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"context"
 	"database/sql/driver"
+	"io"
+	"reflect"
 	"slices"
 
 	"github.com/sqlpool/sqlpool/tracing"
@@ -53,19 +55,30 @@ func newStmt(c *conn, query string) *stmt { return &stmt{c: c, query: query} }
 // inner returns the inner statement for the bound physical connection,
 // preparing it there if needed.
 func (s *stmt) inner(ctx context.Context, pc *pconn) (driver.Stmt, error) {
+	si, _, err := s.innerEntry(ctx, pc)
+	return si, err
+}
+
+// innerEntry is inner, and also returns the inner statement's entry in the
+// statement cache (nil with the cache off), which counts its open rows.
+func (s *stmt) innerEntry(ctx context.Context, pc *pconn) (driver.Stmt, *cachedStmt, error) {
 	if pc.stmts != nil {
-		return pc.stmts.get(ctx, pc, s.query)
+		cs, err := pc.stmts.get(ctx, pc, s.query)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cs.si, cs, nil
 	}
 	if o := s.own; o != nil && !o.closed && o.epoch == s.c.epoch {
-		return o.si, nil
+		return o.si, nil, nil
 	}
 	si, err := prepareInner(ctx, pc.inner, s.query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.own = &ownedStmt{si: si, epoch: s.c.epoch}
 	s.c.bindStmts = append(s.c.bindStmts, s.own)
-	return si, nil
+	return si, nil, nil
 }
 
 // learn records what the first inner statement tells about all of them.
@@ -128,17 +141,17 @@ func (s *stmt) span(ctx context.Context, op tracing.Op, nargs int) (context.Cont
 	return s.c.startSpan(ctx, op, s.query, nargs)
 }
 
-func (s *stmt) prepareArgs(ctx context.Context, sp *tracing.Span) (driver.Stmt, error) {
+func (s *stmt) prepareArgs(ctx context.Context, sp *tracing.Span) (driver.Stmt, *cachedStmt, error) {
 	pc, err := s.c.bindSpan(ctx, sp)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	si, err := s.inner(ctx, pc)
+	si, cs, err := s.innerEntry(ctx, pc)
 	if err != nil {
 		s.c.exit()
-		return nil, s.c.noteErr(ctx, err)
+		return nil, nil, s.c.noteErr(ctx, err)
 	}
-	return si, nil
+	return si, cs, nil
 }
 
 func (s *stmt) convert(si driver.Stmt, args []driver.NamedValue) ([]driver.NamedValue, error) {
@@ -156,7 +169,7 @@ func (s *stmt) convert(si driver.Stmt, args []driver.NamedValue) ([]driver.Named
 // ExecContext runs the statement on the bound physical connection.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	ctx, sp := s.span(ctx, tracing.OpExec, len(args))
-	si, err := s.prepareArgs(ctx, &sp)
+	si, _, err := s.prepareArgs(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
 		return nil, err
@@ -178,7 +191,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 // QueryContext runs the statement on the bound physical connection.
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
 	ctx, sp := s.span(ctx, tracing.OpQuery, len(args))
-	si, err := s.prepareArgs(ctx, &sp)
+	si, cs, err := s.prepareArgs(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
 		return nil, err
@@ -194,7 +207,10 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		sp.End(ctx, err)
 		return nil, err
 	}
-	if s.c.ps.leak == nil && !sp.Active() {
+	if cs != nil {
+		rows = cs.track(rows)
+	}
+	if s.c.plainRows(ctx, s.c.pc, &sp) {
 		return rows, nil
 	}
 	return s.c.wrapRows(ctx, s.c.pc, rows, s.query, sp), nil
@@ -213,45 +229,52 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 // stmtCache is a physical connection's bounded cache of prepared statements
 // by query text, least recently used evicted first. It is used only by the
 // logical connection bound to its physical connection.
+//
+// It holds at most size statements, plus any whose rows are still open,
+// which it must not close: however many statements one hand-out (a
+// transaction, a sql.Conn) prepares, the server keeps no more than that.
 type stmtCache struct {
 	size  int
 	lru   list.List // of *cachedStmt, most recently used first
 	byKey map[string]*list.Element
-	binds uint64 // counts the hand-outs of the physical connection
+	binds uint64 // counts the hand-outs of the physical connection (conn.bind); no longer read
 }
 
 type cachedStmt struct {
-	query  string
-	si     driver.Stmt
-	usedIn uint64 // stmtCache.binds when last used
+	query string
+	si    driver.Stmt
+	open  int        // rows of si not closed yet: si is not evicted while there are any
+	spare cachedRows // reused by track while free
 }
 
 func newStmtCache(size int) *stmtCache {
 	return &stmtCache{size: size, byKey: make(map[string]*list.Element)}
 }
 
-func (sc *stmtCache) get(ctx context.Context, pc *pconn, query string) (driver.Stmt, error) {
+// get returns the entry of query, preparing it if the cache has none.
+func (sc *stmtCache) get(ctx context.Context, pc *pconn, query string) (*cachedStmt, error) {
 	if e, ok := sc.byKey[query]; ok {
 		sc.lru.MoveToFront(e)
-		cs := e.Value.(*cachedStmt)
-		cs.usedIn = sc.binds
-		return cs.si, nil
+		return e.Value.(*cachedStmt), nil
 	}
 	si, err := prepareInner(ctx, pc.inner, query)
 	if err != nil {
 		return nil, err
 	}
-	sc.byKey[query] = sc.lru.PushFront(&cachedStmt{query: query, si: si, usedIn: sc.binds})
-	sc.evict()
-	return si, nil
+	cs := &cachedStmt{query: query, si: si}
+	e := sc.lru.PushFront(cs)
+	sc.byKey[query] = e
+	sc.evict(e)
+	return cs, nil
 }
 
-// evict closes least recently used statements beyond the size, but none used
-// in the current hand-out: rows of those may still be open.
-func (sc *stmtCache) evict() {
-	for e := sc.lru.Back(); e != nil && sc.lru.Len() > sc.size; {
+// evict closes least recently used statements beyond the size, but not
+// keep, the one being handed out, nor any with rows open: closing its
+// statement would end them (go-sqlite3 ends them early, without an error).
+func (sc *stmtCache) evict(keep *list.Element) {
+	for e := sc.lru.Back(); e != nil && e != keep && sc.lru.Len() > sc.size; {
 		prev := e.Prev()
-		if cs := e.Value.(*cachedStmt); cs.usedIn != sc.binds {
+		if cs := e.Value.(*cachedStmt); cs.open == 0 {
 			sc.lru.Remove(e)
 			delete(sc.byKey, cs.query)
 			cs.si.Close()
@@ -266,4 +289,94 @@ func (sc *stmtCache) closeAll() {
 	}
 	sc.lru.Init()
 	clear(sc.byKey)
+}
+
+// track returns inner, rows of cs's statement, wrapped so that cs counts
+// them open until they are closed.
+func (cs *cachedStmt) track(inner driver.Rows) driver.Rows {
+	r := &cs.spare
+	if r.inner != nil {
+		r = new(cachedRows)
+	}
+	*r = cachedRows{cs: cs, inner: inner}
+	cs.open++
+	return r
+}
+
+// cachedRows are rows of a cached statement. Like rows, it claims every
+// optional Rows interface and answers as database/sql does where the inner
+// rows lack one.
+type cachedRows struct {
+	cs    *cachedStmt
+	inner driver.Rows // nil once closed
+}
+
+var (
+	_ driver.RowsNextResultSet              = (*cachedRows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*cachedRows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*cachedRows)(nil)
+	_ driver.RowsColumnTypeLength           = (*cachedRows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*cachedRows)(nil)
+	_ driver.RowsColumnTypePrecisionScale   = (*cachedRows)(nil)
+)
+
+func (r *cachedRows) Columns() []string              { return r.inner.Columns() }
+func (r *cachedRows) Next(dest []driver.Value) error { return r.inner.Next(dest) }
+
+// Close closes the inner rows; their statement may be evicted again.
+func (r *cachedRows) Close() error {
+	if r.inner == nil {
+		return nil
+	}
+	err := r.inner.Close()
+	r.inner = nil
+	r.cs.open--
+	return err
+}
+
+func (r *cachedRows) HasNextResultSet() bool {
+	nrs, ok := r.inner.(driver.RowsNextResultSet)
+	return ok && nrs.HasNextResultSet()
+}
+
+func (r *cachedRows) NextResultSet() error {
+	if nrs, ok := r.inner.(driver.RowsNextResultSet); ok {
+		return nrs.NextResultSet()
+	}
+	return io.EOF
+}
+
+func (r *cachedRows) ColumnTypeScanType(i int) reflect.Type {
+	if p, ok := r.inner.(driver.RowsColumnTypeScanType); ok {
+		return p.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
+
+func (r *cachedRows) ColumnTypeDatabaseTypeName(i int) string {
+	if p, ok := r.inner.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return p.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *cachedRows) ColumnTypeLength(i int) (int64, bool) {
+	if p, ok := r.inner.(driver.RowsColumnTypeLength); ok {
+		return p.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r *cachedRows) ColumnTypeNullable(i int) (bool, bool) {
+	if p, ok := r.inner.(driver.RowsColumnTypeNullable); ok {
+		return p.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r *cachedRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
+	if p, ok := r.inner.(driver.RowsColumnTypePrecisionScale); ok {
+		return p.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
 }

@@ -110,7 +110,8 @@ func WithParams(u string, kv ...string) string {
 
 // Admin opens a plain lib/pq connection pool on the test database for
 // inspecting and manipulating the server (pg_stat_activity,
-// pg_terminate_backend). It is closed when the test ends.
+// pg_terminate_backend), with its connection open already (so that it does
+// not count among what a test opens after). It is closed when the test ends.
 func Admin(t testing.TB) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("postgres", PostgresURL(t))
@@ -118,6 +119,9 @@ func Admin(t testing.TB) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if err := db.Ping(); err != nil {
+		t.Fatalf("admin connection: %v", err)
+	}
 	return db
 }
 
