@@ -11,14 +11,11 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -100,8 +97,8 @@ func run(out string, quick bool, only string, instructions bool) error {
 	h := bench.Header{
 		Command:  cmd,
 		Date:     time.Now(),
-		Machine:  machine(),
-		Versions: versions(ctx, admin),
+		Machine:  bench.Machine(),
+		Versions: bench.Versions(ctx, admin, revision),
 		Took:     time.Since(start),
 		Settings: s.Settings(),
 	}
@@ -134,51 +131,6 @@ func run(out string, quick bool, only string, instructions bool) error {
 	}
 	log.Printf("wrote %s and %s in %v", md.Name(), svg.Name(), time.Since(start).Round(time.Second))
 	return nil
-}
-
-// machine describes the CPU and the kernel.
-func machine() string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				model = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	kernel := ""
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = ", Linux " + strings.TrimSpace(string(b))
-	}
-	return fmt.Sprintf("%d CPUs, %s%s, %s/%s", runtime.NumCPU(), model, kernel, runtime.GOOS, runtime.GOARCH)
-}
-
-// versions lists Go, the servers and every peer module's version.
-func versions(ctx context.Context, admin *bench.Admin) []string {
-	v := []string{"Go: " + runtime.Version(), "PostgreSQL: " + admin.Version(ctx)}
-	if db, err := sql.Open("sqlite3", ":memory:"); err == nil {
-		var sv string
-		if db.QueryRow("SELECT sqlite_version()").Scan(&sv) == nil {
-			v = append(v, "SQLite: "+sv+" (go-sqlite3, in memory)")
-		}
-		db.Close()
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		var mods []string
-		for _, m := range bi.Deps {
-			switch m.Path {
-			case "github.com/lib/pq", "github.com/jackc/pgx/v5", "github.com/mattn/go-sqlite3",
-				"github.com/XSAM/otelsql", "github.com/ngrok/sqlmw", "github.com/jackc/puddle/v2",
-				"go.opentelemetry.io/otel/sdk":
-				mods = append(mods, m.Path+" "+m.Version)
-			case "github.com/sqlpool/sqlpool":
-				mods = append(mods, "sqlpool "+revision)
-			}
-		}
-		v = append(v, "Modules: "+strings.Join(mods, ", "))
-	}
-	return v
 }
 
 // revision is the commit measured, from -rev.
