@@ -47,8 +47,10 @@ type poolState struct {
 
 var poolSeq atomic.Int64
 
-func newPoolState(innerName string, inner driver.Connector, cfg config, target dbtarget.Target) (*poolState, error) {
-	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name}
+// secrets are the passwords in the inner DSN, set before the pool's first
+// dial (pool_min_conns dials at once).
+func newPoolState(innerName string, inner driver.Connector, cfg config, target dbtarget.Target, secrets []string) (*poolState, error) {
+	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name, secrets: secrets}
 	if ps.name == "" {
 		ps.name = fmt.Sprintf("%s#%d", innerName, poolSeq.Add(1))
 	}
@@ -309,7 +311,7 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 		return nil, err
 	}
 	name := fmt.Sprintf("%T", inner.Driver())
-	ps, err := newPoolState(name, inner, cfg, dbtarget.Target{System: systemOfDriverType(name)})
+	ps, err := newPoolState(name, inner, cfg, dbtarget.Target{System: systemOfDriverType(name)}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -137,12 +137,7 @@ func (d *Driver) newPoolState(dsn string) (*poolState, error) {
 	if err != nil {
 		return nil, err
 	}
-	ps, err := newPoolState(innerName, inner, cfg, dbtarget.Parse(innerName, cleanDSN))
-	if err != nil {
-		return nil, err
-	}
-	ps.secrets = secretsIn(cleanDSN)
-	return ps, nil
+	return newPoolState(innerName, inner, cfg, dbtarget.Parse(innerName, cleanDSN), secretsIn(cleanDSN))
 }
 
 // buildConfig applies defaults, then opts, then the DSN's pool_* parameters,
