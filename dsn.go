@@ -128,6 +128,24 @@ func RedactDSN(dsn string) string {
 	return prefix + redacted
 }
 
+// RedactError returns err with the passwords of dsn masked in its message,
+// found as RedactDSN finds them: for the errors of an inner driver used
+// directly, which may quote its DSN (lib/pq's error for a URL it cannot
+// parse quotes the URL whole). sqlpool's own errors need no such care.
+// dsn is a sqlpool DSN or an inner one. nil stays nil, and an error whose
+// message holds no password comes back as it is; errors.Is and errors.As
+// still reach what err wraps, except errors that themselves show a password.
+func RedactError(err error, dsn string) error {
+	if err == nil {
+		return nil
+	}
+	inner := dsn
+	if _, in, serr := splitDSN(dsn); serr == nil {
+		inner = in
+	}
+	return redactError(err, secretsIn(inner))
+}
+
 func isDriverName(s string) bool {
 	if s == "" {
 		return false
@@ -815,15 +833,33 @@ var queryParamStart = regexp.MustCompile(`[?&][^?&#=]*=`)
 const redactMask = "xxxxx"
 
 // redactedError is an error whose message had secrets taken out. Unwrap
-// still reaches the original, so errors.Is(err, driver.ErrBadConn) and
-// errors.As work; the original's own fields are not scrubbed.
+// returns what the original wraps, redacted the same way: the driver's error
+// itself often quotes the secret (net/url's *url.Error quotes the whole URL),
+// and errors.Unwrap, errors.As and error reporters that walk the chain would
+// show it. Errors without a secret in their message come back as they are,
+// so errors.Is(err, driver.ErrBadConn) works; the original is not reachable.
 type redactedError struct {
-	msg string
-	err error
+	msg     string
+	err     error // the original
+	secrets []string
 }
 
 func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (e *redactedError) Unwrap() error { return redactError(errors.Unwrap(e.err), e.secrets) }
+
+// redactedErrors is a redactedError whose original wraps several errors.
+type redactedErrors struct{ redactedError }
+
+func (e *redactedErrors) Unwrap() []error {
+	errs := e.err.(interface{ Unwrap() []error }).Unwrap()
+	out := make([]error, 0, len(errs))
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, redactError(err, e.secrets))
+		}
+	}
+	return out
+}
 
 // redactError returns err with every secret replaced by "xxxxx" in its
 // message. nil stays nil, and an error whose message holds no secret is
@@ -837,7 +873,11 @@ func redactError(err error, secrets []string) error {
 	if !changed {
 		return err
 	}
-	return &redactedError{msg: red, err: err}
+	e := redactedError{msg: red, err: err, secrets: secrets}
+	if _, ok := err.(interface{ Unwrap() []error }); ok {
+		return &redactedErrors{e}
+	}
+	return &e
 }
 
 // redactString replaces every run of text covered by an occurrence of a secret in

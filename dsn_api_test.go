@@ -2,7 +2,9 @@ package sqlpool_test
 
 import (
 	"database/sql"
+	"errors"
 	"maps"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -200,5 +202,34 @@ func TestRedactDSNHidesCarelessPasswords(t *testing.T) {
 				t.Errorf("RedactDSN(%q) = %q shows the password", dsn, got)
 			}
 		}
+	}
+}
+
+func TestRedactErrorMasksTheDSNsPasswordsInAnotherDriversError(t *testing.T) {
+	const dsn = "postgres:postgres://app:S3cr3t-Pa55@db:bad/app?pool_max_conns=4"
+	_, inner, err := sqlpool.SplitDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, perr := url.Parse(inner) // quotes the URL whole, as lib/pq's error does
+	if perr == nil || !strings.Contains(perr.Error(), "S3cr3t-Pa55") {
+		t.Fatalf("url.Parse(%q) = %v, want an error quoting the password", inner, perr)
+	}
+	for _, d := range []string{dsn, inner} {
+		got := sqlpool.RedactError(perr, d)
+		if want := `parse "postgres://app:xxxxx@db:bad/app": invalid port ":bad" after host`; got.Error() != want {
+			t.Errorf("RedactError(err, %q) = %q, want %q", d, got, want)
+		}
+		var ue *url.Error
+		if errors.As(got, &ue) {
+			t.Errorf("errors.As reaches the *url.Error, which shows the password: %v", ue.URL)
+		}
+	}
+	clean := errors.New("connection refused")
+	if got := sqlpool.RedactError(clean, dsn); got != clean {
+		t.Errorf("RedactError of an error without the password = %v, want it unchanged", got)
+	}
+	if got := sqlpool.RedactError(nil, dsn); got != nil {
+		t.Errorf("RedactError(nil) = %v", got)
 	}
 }
