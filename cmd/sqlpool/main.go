@@ -229,6 +229,8 @@ func demo(ctx context.Context, o options, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	// The raw driver's errors, unlike sqlpool's, may quote the DSN.
+	defer func() { err = sqlpool.RedactError(err, t.dsn) }()
 
 	if o.otel {
 		stop, serr := startOTel(ctx, o, t)
@@ -307,7 +309,7 @@ func demo(ctx context.Context, o options, w io.Writer) (err error) {
 		res  loadResult
 	}{{"raw " + t.driver, rawRes}, {"sqlpool", res}} {
 		if r.res.firstErr != nil {
-			fmt.Fprintf(w, "first error (%s): %v\n", r.name, r.res.firstErr)
+			fmt.Fprintf(w, "first error (%s): %v\n", r.name, sqlpool.RedactError(r.res.firstErr, t.dsn))
 		}
 	}
 

@@ -92,7 +92,7 @@ func prePing(ctx context.Context, w io.Writer, t target) error {
 			}
 			fmt.Fprintf(tw, "%s, %s\t%d\t%d\t%d\t%s\n", sd.name, how, sd.killed, prePingQueries, sd.failed, replaced)
 			if sd.firstErr != nil {
-				notes = append(notes, fmt.Sprintf("%s, %s, first error: %v", sd.name, how, sd.firstErr))
+				notes = append(notes, fmt.Sprintf("%s, %s, first error: %v", sd.name, how, sqlpool.RedactError(sd.firstErr, t.dsn)))
 			}
 		}
 	}
