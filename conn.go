@@ -107,9 +107,6 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 			pc.claim(c)
 		}
 		pc.used = true
-		if pc.stmts != nil {
-			pc.stmts.binds++
-		}
 		c.res, c.pc, c.last = res, pc, res
 		c.broken, c.inTx = false, false
 		c.epoch++
@@ -358,7 +355,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if c.plainRows(ctx, pc, &sp) {
 		return rows, nil
 	}
-	return c.wrapRows(ctx, pc, rows, query, sp), nil
+	return c.wrapRows(ctx, pc, rows, query, sp, nil), nil
 }
 
 // PrepareContext prepares query on the bound physical connection and returns

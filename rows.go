@@ -34,6 +34,7 @@ type rows struct {
 	pc     *pconn // the physical connection the rows were opened on
 	inner  driver.Rows
 	ctx    context.Context // the query's, for noteErr
+	cs     *cachedStmt     // the statement's entry in the statement cache, which counts the rows open; nil if none
 	closed bool
 	eof    bool     // Next reached the end: the result was read whole
 	sr     spanRows // the query's span, ended at Close
@@ -45,7 +46,7 @@ type rows struct {
 // Not inlined, so the frames opStack skips are known.
 //
 //go:noinline
-func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string, sp tracing.Span) driver.Rows {
+func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string, sp tracing.Span, cs *cachedStmt) driver.Rows {
 	if c.ps.leak != nil {
 		pc.leak.Rows(c.opStack(1), statement)
 	}
@@ -54,7 +55,10 @@ func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, state
 		r = new(rows)
 	}
 	c.spareInUse = c.spareInUse || r == &c.spareRows
-	*r = rows{c: c, pc: pc, inner: inner, ctx: ctx, sr: spanRows{span: sp}}
+	*r = rows{c: c, pc: pc, inner: inner, ctx: ctx, sr: spanRows{span: sp}, cs: cs}
+	if cs != nil {
+		cs.open++
+	}
 	return r
 }
 
@@ -92,6 +96,9 @@ func (r *rows) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.cs != nil {
+		r.cs.open--
+	}
 	var err error
 	if r.c.pc == r.pc {
 		if r.c.enter() {
@@ -117,7 +124,7 @@ func (r *rows) Close() error {
 	if r == &r.c.spareRows {
 		r.c.spareInUse = false
 	}
-	r.inner, r.ctx, r.sr = nil, nil, spanRows{}
+	r.inner, r.ctx, r.sr, r.cs = nil, nil, spanRows{}, nil
 	return err
 }
 

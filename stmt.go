@@ -4,8 +4,6 @@ import (
 	"container/list"
 	"context"
 	"database/sql/driver"
-	"io"
-	"reflect"
 	"slices"
 
 	"github.com/sqlpool/sqlpool/tracing"
@@ -207,13 +205,12 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		sp.End(ctx, err)
 		return nil, err
 	}
-	if cs != nil {
-		rows = cs.track(rows)
-	}
-	if s.c.plainRows(ctx, s.c.pc, &sp) {
+	// Rows of a cached statement are wrapped so that the cache keeps the
+	// statement while they are open (see stmtCache).
+	if cs == nil && s.c.plainRows(ctx, s.c.pc, &sp) {
 		return rows, nil
 	}
-	return s.c.wrapRows(ctx, s.c.pc, rows, s.query, sp), nil
+	return s.c.wrapRows(ctx, s.c.pc, rows, s.query, sp, cs), nil
 }
 
 // Exec is ExecContext without a context.
@@ -237,14 +234,12 @@ type stmtCache struct {
 	size  int
 	lru   list.List // of *cachedStmt, most recently used first
 	byKey map[string]*list.Element
-	binds uint64 // counts the hand-outs of the physical connection (conn.bind); no longer read
 }
 
 type cachedStmt struct {
 	query string
 	si    driver.Stmt
-	open  int        // rows of si not closed yet: si is not evicted while there are any
-	spare cachedRows // reused by track while free
+	open  int // rows of si not closed yet (rows.cs): si is not evicted while there are any
 }
 
 func newStmtCache(size int) *stmtCache {
@@ -289,94 +284,4 @@ func (sc *stmtCache) closeAll() {
 	}
 	sc.lru.Init()
 	clear(sc.byKey)
-}
-
-// track returns inner, rows of cs's statement, wrapped so that cs counts
-// them open until they are closed.
-func (cs *cachedStmt) track(inner driver.Rows) driver.Rows {
-	r := &cs.spare
-	if r.inner != nil {
-		r = new(cachedRows)
-	}
-	*r = cachedRows{cs: cs, inner: inner}
-	cs.open++
-	return r
-}
-
-// cachedRows are rows of a cached statement. Like rows, it claims every
-// optional Rows interface and answers as database/sql does where the inner
-// rows lack one.
-type cachedRows struct {
-	cs    *cachedStmt
-	inner driver.Rows // nil once closed
-}
-
-var (
-	_ driver.RowsNextResultSet              = (*cachedRows)(nil)
-	_ driver.RowsColumnTypeScanType         = (*cachedRows)(nil)
-	_ driver.RowsColumnTypeDatabaseTypeName = (*cachedRows)(nil)
-	_ driver.RowsColumnTypeLength           = (*cachedRows)(nil)
-	_ driver.RowsColumnTypeNullable         = (*cachedRows)(nil)
-	_ driver.RowsColumnTypePrecisionScale   = (*cachedRows)(nil)
-)
-
-func (r *cachedRows) Columns() []string              { return r.inner.Columns() }
-func (r *cachedRows) Next(dest []driver.Value) error { return r.inner.Next(dest) }
-
-// Close closes the inner rows; their statement may be evicted again.
-func (r *cachedRows) Close() error {
-	if r.inner == nil {
-		return nil
-	}
-	err := r.inner.Close()
-	r.inner = nil
-	r.cs.open--
-	return err
-}
-
-func (r *cachedRows) HasNextResultSet() bool {
-	nrs, ok := r.inner.(driver.RowsNextResultSet)
-	return ok && nrs.HasNextResultSet()
-}
-
-func (r *cachedRows) NextResultSet() error {
-	if nrs, ok := r.inner.(driver.RowsNextResultSet); ok {
-		return nrs.NextResultSet()
-	}
-	return io.EOF
-}
-
-func (r *cachedRows) ColumnTypeScanType(i int) reflect.Type {
-	if p, ok := r.inner.(driver.RowsColumnTypeScanType); ok {
-		return p.ColumnTypeScanType(i)
-	}
-	return reflect.TypeFor[any]()
-}
-
-func (r *cachedRows) ColumnTypeDatabaseTypeName(i int) string {
-	if p, ok := r.inner.(driver.RowsColumnTypeDatabaseTypeName); ok {
-		return p.ColumnTypeDatabaseTypeName(i)
-	}
-	return ""
-}
-
-func (r *cachedRows) ColumnTypeLength(i int) (int64, bool) {
-	if p, ok := r.inner.(driver.RowsColumnTypeLength); ok {
-		return p.ColumnTypeLength(i)
-	}
-	return 0, false
-}
-
-func (r *cachedRows) ColumnTypeNullable(i int) (bool, bool) {
-	if p, ok := r.inner.(driver.RowsColumnTypeNullable); ok {
-		return p.ColumnTypeNullable(i)
-	}
-	return false, false
-}
-
-func (r *cachedRows) ColumnTypePrecisionScale(i int) (int64, int64, bool) {
-	if p, ok := r.inner.(driver.RowsColumnTypePrecisionScale); ok {
-		return p.ColumnTypePrecisionScale(i)
-	}
-	return 0, 0, false
 }
