@@ -135,6 +135,14 @@ func (d *Detector) Untrack(b *Borrow) {
 	b.idx = -1
 }
 
+// Tracked returns how many borrows are tracked: one per resource of the
+// pool, borrowed or not.
+func (d *Detector) Tracked() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.borrows)
+}
+
 // Leaks returns how many borrows have been reported as leaks.
 func (d *Detector) Leaks() int64 { return d.leaks.Load() }
 

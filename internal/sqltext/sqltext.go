@@ -48,10 +48,19 @@ const space = " \t\n\r\f\v"
 //
 // Sanitize never panics, whatever the input, and its result is valid UTF-8
 // whenever query is. It returns query itself, or a part of it, without
-// allocating, when there is nothing to replace or truncate.
+// allocating, when there is nothing to replace or truncate. With a MaxLen,
+// the result keeps no more than MaxLen bytes alive: what remains of a longer
+// text (its comments dropped, its white space trimmed) is a copy, not a
+// part of the text or of a buffer sized for it.
 func Sanitize(query string, o Options) string {
 	s := sanitizer{src: query, mysql: o.DoubleQuotedStrings}
-	return Truncate(strings.Trim(s.run(), space), o.MaxLen)
+	out := strings.Trim(s.run(), space)
+	if o.MaxLen > 0 && s.held() > o.MaxLen && (len(out) <= o.MaxLen || o.MaxLen < len(ellipsis)) {
+		// Truncate would return a part of out, which kept in a span or a
+		// report would keep the whole long text alive.
+		return strings.Clone(Truncate(out, o.MaxLen))
+	}
+	return Truncate(out, o.MaxLen)
 }
 
 // Truncate bounds s to max bytes as Sanitize does (no sanitizing).
@@ -95,6 +104,15 @@ type sanitizer struct {
 	last  int  // src[last:i] is to be copied verbatim before the next replacement
 	dirty bool // b holds the output so far
 	tail  byte // the last byte written to b, if any
+}
+
+// held returns the size of the memory run's result is a part of: the output
+// buffer, or the text itself when nothing was replaced.
+func (s *sanitizer) held() int {
+	if s.dirty {
+		return s.b.Cap()
+	}
+	return len(s.src)
 }
 
 // run lexes the whole text and returns the result, not yet trimmed.
