@@ -441,7 +441,7 @@ type poolParam struct {
 // poolParams are the pool_* parameters, with pgxpool's names where pgxpool
 // has the setting. options.go documents each field.
 var poolParams = map[string]poolParam{
-	"pool_max_conns":                {kind: kindInt, example: "10", setInt: func(c *config, n int) { c.maxConns = n }},
+	"pool_max_conns":                {kind: kindInt, example: "10", setInt: func(c *config, n int) { c.maxConns, c.maxConnsSet = n, true }},
 	"pool_min_conns":                {kind: kindInt, example: "2", setInt: func(c *config, n int) { c.minConns = n }},
 	"pool_min_idle_conns":           {kind: kindInt, example: "2", setInt: func(c *config, n int) { c.minIdleConns = n }},
 	"pool_stmt_cache_size":          {kind: kindInt, example: "256", setInt: func(c *config, n int) { c.stmtCacheSize, c.stmtCacheSet = n, true }},
@@ -512,10 +512,10 @@ func (c *config) applyParams(params []dsnParam) error {
 		case kindDuration:
 			d, err := time.ParseDuration(p.value)
 			if err != nil && durationSyntax.MatchString(p.value) {
-				return fmt.Errorf("sqlpool: %s: %q is out of range; the longest duration is %v", p.key, echoParam(p.value), time.Duration(1<<63-1))
+				return fmt.Errorf("sqlpool: %s: %q is out of range; the longest duration is %v", p.key, echoParam(p.value), maxDuration)
 			}
 			if err != nil {
-				return fmt.Errorf("sqlpool: %s: %q is not a duration; write it with a unit, e.g. %s=%s or %s", p.key, echoParam(p.value), p.key, def.example, def.example2)
+				return fmt.Errorf("sqlpool: %s: %q is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. %s=%s or %s", p.key, echoParam(p.value), p.key, def.example, def.example2)
 			}
 			if d < 0 && p.key == "pool_ping_idle_after" {
 				return fmt.Errorf("sqlpool: pool_ping_idle_after must be >= 0 (0 pings before every hand-out), got %v", d)

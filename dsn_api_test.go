@@ -57,6 +57,9 @@ func TestSplitDSNFailsWithOpensErrorWithoutThePassword(t *testing.T) {
 		"postgres:host=db password=" + apiPassword + " pool_name='" + apiPassword,
 		"mysql:app:" + apiPassword + "@tcp(db)/app?pool_reuse=lilo",
 		"sqlite3:file:app.db?pool_leak_threshold=-1s",
+		"postgres:postgres://app:" + apiPassword + "@db/app?pool_max_conns=1000000",
+		"postgres:postgres://app:" + apiPassword + "@db/app?pool_max_conn_lifetime=2562047h",
+		"postgres:host=db password=" + apiPassword + " pool_min_conns=2 pool_min_conns=2",
 	} {
 		name, inner, err := sqlpool.SplitDSN(dsn)
 		if err == nil {

@@ -202,6 +202,7 @@ func TestApplyParamsSetsEveryField(t *testing.T) {
 	}
 	want := defaultConfig()
 	want.maxConns, want.minConns, want.minIdleConns, want.stmtCacheSize, want.stmtCacheSet = 20, 2, 3, 0, true
+	want.maxConnsSet = true
 	want.maxConnLifetime = 90 * time.Minute
 	want.maxConnLifetimeJitter, want.jitterSet = 0, true
 	want.maxConnIdleTime = 0
@@ -276,15 +277,16 @@ func TestParseDSNErrors(t *testing.T) {
 		{"postgres:postgres://h/db?pool_stmt_cache_size=-1", "sqlpool: pool_stmt_cache_size must be >= 0, got -1"},
 		{"postgres:postgres://h/db?pool_min_conns=5&pool_max_conns=4", "sqlpool: pool_min_conns (5) must not exceed pool_max_conns (4); lower pool_min_conns or raise pool_max_conns"},
 		{"postgres:postgres://h/db?pool_min_idle_conns=9999999999&pool_max_conns=4", "sqlpool: pool_min_idle_conns (9999999999) must not exceed pool_max_conns (4); lower pool_min_idle_conns or raise pool_max_conns"},
+		{"postgres:postgres://h/db?pool_max_conns=100001", "sqlpool: pool_max_conns must be <= 100000, got 100001; lower it to what the database server accepts"},
 
 		// Durations.
-		{"postgres:postgres://h/db?pool_max_conn_lifetime=5", `sqlpool: pool_max_conn_lifetime: "5" is not a duration; write it with a unit, e.g. pool_max_conn_lifetime=30m or 1h30m`},
-		{"postgres:postgres://h/db?pool_max_conn_lifetime_jitter=1h30", `sqlpool: pool_max_conn_lifetime_jitter: "1h30" is not a duration; write it with a unit, e.g. pool_max_conn_lifetime_jitter=5m or 90s`},
-		{"postgres:postgres://h/db?pool_max_conn_idle_time=10+min", `sqlpool: pool_max_conn_idle_time: "10 min" is not a duration; write it with a unit, e.g. pool_max_conn_idle_time=30m or 1h`},
-		{"postgres:postgres://h/db?pool_health_check_period=s", `sqlpool: pool_health_check_period: "s" is not a duration; write it with a unit, e.g. pool_health_check_period=1m or 30s`},
-		{"pgx:host=h pool_acquire_timeout=30S", `sqlpool: pool_acquire_timeout: "30S" is not a duration; write it with a unit, e.g. pool_acquire_timeout=30s or 1m`},
-		{"pgx:host=h pool_ping_idle_after='1 s'", `sqlpool: pool_ping_idle_after: "1 s" is not a duration; write it with a unit, e.g. pool_ping_idle_after=1s or 500ms`},
-		{"pgx:host=h pool_ping_timeout=P5S", `sqlpool: pool_ping_timeout: "P5S" is not a duration; write it with a unit, e.g. pool_ping_timeout=5s or 500ms`},
+		{"postgres:postgres://h/db?pool_max_conn_lifetime=5", `sqlpool: pool_max_conn_lifetime: "5" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_max_conn_lifetime=30m or 1h30m`},
+		{"postgres:postgres://h/db?pool_max_conn_lifetime_jitter=1h30", `sqlpool: pool_max_conn_lifetime_jitter: "1h30" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_max_conn_lifetime_jitter=5m or 90s`},
+		{"postgres:postgres://h/db?pool_max_conn_idle_time=10+min", `sqlpool: pool_max_conn_idle_time: "10 min" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_max_conn_idle_time=30m or 1h`},
+		{"postgres:postgres://h/db?pool_health_check_period=s", `sqlpool: pool_health_check_period: "s" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_health_check_period=1m or 30s`},
+		{"pgx:host=h pool_acquire_timeout=30S", `sqlpool: pool_acquire_timeout: "30S" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_acquire_timeout=30s or 1m`},
+		{"pgx:host=h pool_ping_idle_after='1 s'", `sqlpool: pool_ping_idle_after: "1 s" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_ping_idle_after=1s or 500ms`},
+		{"pgx:host=h pool_ping_timeout=P5S", `sqlpool: pool_ping_timeout: "P5S" is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. pool_ping_timeout=5s or 500ms`},
 		{"pgx:host=h pool_leak_threshold=9999999999h", `sqlpool: pool_leak_threshold: "9999999999h" is out of range; the longest duration is 2562047h47m16.854775807s`},
 		{"pgx:host=h pool_leak_threshold=-99999999999999999999ns", `sqlpool: pool_leak_threshold: "-99999999999999999999ns" is out of range; the longest duration is 2562047h47m16.854775807s`},
 		{"postgres:postgres://h/db?pool_max_conn_lifetime=-1h", "sqlpool: pool_max_conn_lifetime must be >= 0 (0 turns it off), got -1h0m0s"},
@@ -340,7 +342,9 @@ func TestParseDSNGoodValues(t *testing.T) {
 		{"postgres:postgres://h/db?pool_name=%E2%9C%93", func(c config) bool { return c.name == "✓" }},
 		{"postgres:postgres://h/db?pool_reuse=lifo", func(c config) bool { return !c.reuseFIFO }},
 		{"pgx:host=h pool_validation_query='SELECT \\'x\\''", func(c config) bool { return c.validationQuery == "SELECT 'x'" }},
-		{"postgres:postgres://h/db?pool_max_conns=9223372036854775807", func(c config) bool { return c.maxConns == 1<<63-1 }},
+		{"postgres:postgres://h/db?pool_max_conns=100000", func(c config) bool { return c.maxConns == maxPoolConns }},
+		{"postgres:postgres://h/db?pool_max_conn_lifetime=2000000h", func(c config) bool { return c.maxConnLifetime == 2000000*time.Hour }},
+		{"postgres:postgres://h/db?pool_max_conn_lifetime=1h&pool_max_conn_lifetime_jitter=2562046h", func(c config) bool { return c.lifetimeJitter() == 2562046*time.Hour }},
 	} {
 		_, _, c, err := dsnTestParse(tt.dsn)
 		if err != nil {
@@ -624,8 +628,10 @@ func dsnTestURLPassword(t *testing.T, s string) (pw string, start, end int, ok b
 
 // FuzzParseDSN runs what opening a sqlpool DB does with a DSN on arbitrary
 // input. It must not panic, errors start with "sqlpool: ", extraction is
-// idempotent, and with a URL password in the DSN: the error does not depend
-// on the password, and once redacted it does not hold it.
+// idempotent, SplitDSN fails exactly where the parse does, with the same
+// error but redacted, and for each password in the DSN (a URL's, a mysql
+// DSN's, a keyword DSN's password=...): the error does not depend on the
+// password, and once redacted it does not hold it.
 func FuzzParseDSN(f *testing.F) {
 	for _, seed := range []string{
 		"postgres:postgres://app:" + dsnTestPassword + "@db:5432/app?sslmode=disable&pool_max_conns=20",
@@ -638,6 +644,8 @@ func FuzzParseDSN(f *testing.F) {
 		"mysql:root:pw@tcp(127.0.0.1:3306)/test?pool_max_conns=8&parseTime=true",
 		"mysql:user:p@ss:w@rd@tcp(host)/db?pool_min_conns=9&pool_max_conns=2",
 		"postgres:postgres://h/db?pool_max_conns=99999999999999999999&pool_leak_threshold=-1s",
+		"pgx:host=db password=" + dsnTestPassword + " pool_max_conns=2 pool_max_conns=" + dsnTestPassword,
+		"postgres:postgres://app:" + dsnTestPassword + "@db/app?pool_max_conn_lifetime=2562047h&pool_min_conns=1e30",
 	} {
 		f.Add(seed)
 	}
@@ -657,33 +665,97 @@ func FuzzParseDSN(f *testing.F) {
 		if splitErr != nil {
 			inner = dsn // what a driver registered with a fixed inner driver gets
 		}
+		// The public path: the same error, redacted.
+		_, _, apiErr := SplitDSN(dsn)
+		if (apiErr == nil) != (err == nil) {
+			t.Fatalf("SplitDSN: %v; the parse: %v; want both to fail or neither", apiErr, err)
+		}
+		if err != nil {
+			want := err.Error() // splitDSN's error, which quotes nothing
+			if splitErr == nil {
+				want = redactError(err, secretsIn(inner)).Error()
+			}
+			if apiErr.Error() != want {
+				t.Errorf("SplitDSN: %v\nwant the parse's error redacted: %s", apiErr, want)
+			}
+		}
+
+		// Each password and where its text is in inner.
+		type password struct {
+			from       string
+			pw         string
+			start, end int
+		}
+		var pws []password
+		if pw, start, end, ok := dsnTestURLPassword(t, inner); ok {
+			pws = append(pws, password{"net/url", pw, start, end})
+		}
 		// mysql's own reading of the DSN: secretsIn must find its password.
 		// (A password starting with "//" is left to the URL readings.)
 		if cfg, err := mysql.ParseDSN(inner); err == nil && cfg.Passwd != "" && !strings.HasPrefix(cfg.Passwd, "//") {
 			if !slices.Contains(secretsIn(inner), cfg.Passwd) {
 				t.Errorf("secretsIn(%q) = %q, misses mysql's password %q", inner, secretsIn(inner), cfg.Passwd)
 			}
+			// ParseDSN: the last '/', the last '@' before it, the first
+			// ':' before that.
+			slash := strings.LastIndexByte(inner, '/')
+			at := strings.LastIndexByte(inner[:max(slash, 0)], '@')
+			if colon := strings.IndexByte(inner[:max(at, 0)], ':'); at > 0 && colon >= 0 && inner[colon+1:at] == cfg.Passwd {
+				pws = append(pws, password{"mysql", cfg.Passwd, colon + 1, at})
+			}
 		}
-
-		pw, start, end, ok := dsnTestURLPassword(t, inner)
-		if !ok || err == nil {
+		if isKeywordDSN(inner) {
+			if toks, err := parseKeywordDSN(inner); err == nil {
+				for i, tok := range toks {
+					if !isSecretKey(tok.key) || tok.value == "" {
+						continue
+					}
+					// The value's text ends at the setting's end, or just
+					// before its closing quote: take the one where putting
+					// another password there changes that value alone.
+					for _, end := range []int{tok.end - 1, tok.end} {
+						start := end - len(tok.rawValue)
+						if start < tok.start || inner[start:end] != tok.rawValue {
+							continue
+						}
+						other, err := parseKeywordDSN(inner[:start] + "Zz9" + inner[end:])
+						if err != nil || len(other) != len(toks) || other[i].value != "Zz9" {
+							continue
+						}
+						same := true
+						for j := range toks {
+							same = same && other[j].key == toks[j].key && (j == i || other[j].value == toks[j].value)
+						}
+						if same {
+							pws = append(pws, password{"keyword " + tok.key, tok.value, start, end})
+							break
+						}
+					}
+				}
+			}
+		}
+		if err == nil {
 			return
 		}
-		// The same DSN with another password gets the same error: no error
-		// text comes from the password.
-		other := "Zz9"
-		if pw == other {
-			other = "Qq8"
-		}
-		variant := strings.TrimSuffix(dsn, inner) + inner[:start] + other + inner[end:]
-		if _, _, _, err2 := dsnTestParse(variant); err2 == nil || err2.Error() != err.Error() {
-			t.Errorf("with password %q: %v\nwith password %q: %v\nwant the same error", pw, err, other, err2)
-		}
-		// Redacted, the error does not have the password. (A password
-		// starting or ending with 'x' could be made up with the mask.)
-		if !strings.HasPrefix(pw, "x") && !strings.HasSuffix(pw, "x") {
-			if red := redactError(err, secretsIn(inner)); strings.Contains(red.Error(), pw) {
-				t.Errorf("redacted error %q has the password %q (secrets %q)", red, pw, secretsIn(inner))
+		for _, p := range pws {
+			// The same DSN with another password gets the same error: no
+			// error text comes from the password.
+			other := "Zz9"
+			if p.pw == other {
+				other = "Qq8"
+			}
+			variant := strings.TrimSuffix(dsn, inner) + inner[:p.start] + other + inner[p.end:]
+			if _, _, _, err2 := dsnTestParse(variant); err2 == nil || err2.Error() != err.Error() {
+				t.Errorf("%s password %q: %v\nwith password %q: %v\nwant the same error", p.from, p.pw, err, other, err2)
+			}
+			// Redacted as SplitDSN and the dial errors are, the error
+			// does not have the password. (A password starting or ending
+			// with 'x' could be made up with the mask.)
+			if strings.HasPrefix(p.pw, "x") || strings.HasSuffix(p.pw, "x") {
+				continue
+			}
+			if red := redactError(err, secretsIn(inner)); strings.Contains(red.Error(), p.pw) {
+				t.Errorf("redacted error %q has the %s password %q (secrets %q)", red, p.from, p.pw, secretsIn(inner))
 			}
 		}
 	})

@@ -17,7 +17,8 @@ import (
 // from defaultConfig, apply Options, then DSN parameters, then validate.
 type config struct {
 	name                  string                  // pool_name; "" means derived from the DSN
-	maxConns              int                     // pool_max_conns, >= 1
+	maxConns              int                     // pool_max_conns, 1..maxPoolConns
+	maxConnsSet           bool                    // maxConns was set explicitly; else it is defaultMaxConns()
 	minConns              int                     // pool_min_conns, 0..maxConns
 	minIdleConns          int                     // pool_min_idle_conns, 0..maxConns
 	maxConnLifetime       time.Duration           // pool_max_conn_lifetime; 0 means unlimited
@@ -62,6 +63,13 @@ const (
 	defaultLeakThreshold = 2 * time.Minute
 )
 
+// maxPoolConns bounds pool_max_conns, and so pool_min_conns and
+// pool_min_idle_conns, which are all dialed at once when the pool opens: it
+// is as many connections as MySQL accepts at most (PostgreSQL's default is
+// 100), and a pool told to keep a billion open would run out of memory
+// starting them.
+const maxPoolConns = 100000
+
 // defaultMaxConns is pgxpool's default: max(4, runtime.NumCPU()).
 func defaultMaxConns() int { return max(4, runtime.NumCPU()) }
 
@@ -91,17 +99,23 @@ func (c *config) lifetimeJitter() time.Duration {
 // validate checks the settings together. Each error names the DSN parameter,
 // the value and what is allowed.
 func (c *config) validate() error {
+	maxConns := fmt.Sprint(c.maxConns) // as min > max errors show it
+	if !c.maxConnsSet {
+		maxConns += ", the default: max(4, number of CPUs)"
+	}
 	switch {
 	case c.maxConns < 1:
 		return fmt.Errorf("sqlpool: pool_max_conns must be >= 1, got %d", c.maxConns)
+	case c.maxConns > maxPoolConns:
+		return fmt.Errorf("sqlpool: pool_max_conns must be <= %d, got %d; lower it to what the database server accepts", maxPoolConns, c.maxConns)
 	case c.minConns < 0:
 		return fmt.Errorf("sqlpool: pool_min_conns must be >= 0, got %d", c.minConns)
 	case c.minConns > c.maxConns:
-		return fmt.Errorf("sqlpool: pool_min_conns (%d) must not exceed pool_max_conns (%d); lower pool_min_conns or raise pool_max_conns", c.minConns, c.maxConns)
+		return fmt.Errorf("sqlpool: pool_min_conns (%d) must not exceed pool_max_conns (%s); lower pool_min_conns or raise pool_max_conns", c.minConns, maxConns)
 	case c.minIdleConns < 0:
 		return fmt.Errorf("sqlpool: pool_min_idle_conns must be >= 0, got %d", c.minIdleConns)
 	case c.minIdleConns > c.maxConns:
-		return fmt.Errorf("sqlpool: pool_min_idle_conns (%d) must not exceed pool_max_conns (%d); lower pool_min_idle_conns or raise pool_max_conns", c.minIdleConns, c.maxConns)
+		return fmt.Errorf("sqlpool: pool_min_idle_conns (%d) must not exceed pool_max_conns (%s); lower pool_min_idle_conns or raise pool_max_conns", c.minIdleConns, maxConns)
 	case c.stmtCacheSize < 0:
 		return fmt.Errorf("sqlpool: pool_stmt_cache_size must be >= 0, got %d", c.stmtCacheSize)
 	case c.leakReclaim && c.leakThreshold == 0:
@@ -123,16 +137,28 @@ func (c *config) validate() error {
 			return fmt.Errorf("sqlpool: %s must be >= 0 (0 turns it off), got %v", d.name, d.v)
 		}
 	}
+	// Each connection lives for the lifetime plus a random part of the
+	// jitter: the sum must be a time.Duration, or it wraps to a negative
+	// lifetime and every connection is retired as soon as it is released.
+	if life, jitter := c.maxConnLifetime, c.lifetimeJitter(); life > 0 && life > maxDuration-jitter {
+		if c.jitterSet {
+			return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus pool_max_conn_lifetime_jitter (%v) exceeds the longest duration, %v; lower them, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
+		}
+		return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus its default jitter, a tenth of it (%v), exceeds the longest duration, %v; lower it, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
+	}
 	return nil
 }
+
+// maxDuration is the longest time.Duration.
+const maxDuration = time.Duration(1<<63 - 1)
 
 // Option sets a pool setting from Go. Options given to Register or
 // NewConnector are applied first; pool_* parameters in the DSN override them.
 type Option func(*config)
 
-// WithMaxConns sets the hard cap on physical connections (pool_max_conns).
-// Default max(4, runtime.NumCPU()).
-func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n } }
+// WithMaxConns sets the hard cap on physical connections (pool_max_conns),
+// 1 to 100000. Default max(4, runtime.NumCPU()).
+func WithMaxConns(n int) Option { return func(c *config) { c.maxConns, c.maxConnsSet = n, true } }
 
 // WithMinConns sets how many physical connections are kept open (pool_min_conns).
 // Default 0.
