@@ -47,7 +47,15 @@ func main() {
 	if *only != "" {
 		r.Only = strings.Split(*only, ",")
 	}
-	if err := run(r, *out, *rev, os.Args[1:]); err != nil {
+	// The command as the report names it: the script and the flags given,
+	// but for those the script itself passes.
+	var args []string
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "out" && f.Name != "rev" {
+			args = append(args, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	if err := run(r, *out, *rev, args); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -68,12 +76,7 @@ func run(r *bench.Reliability, out, rev string, args []string) error {
 	if r.FuzzTime > 0 {
 		fuzz = r.Fuzz(ctx)
 	}
-	cmd := "scripts/reliability"
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-rev") && !strings.HasPrefix(a, "-out") {
-			cmd += " " + a
-		}
-	}
+	cmd := strings.Join(append([]string{"scripts/reliability"}, args...), " ")
 	h := bench.Header{
 		Command:  cmd,
 		Date:     time.Now(),
