@@ -7,7 +7,6 @@ import (
 	"testing"
 )
 
-
 // BindingViolations returns how many times, since the test binary started,
 // a physical connection was bound to a logical connection while bound to
 // another, or unbound by one it was not bound to.

@@ -1,17 +1,12 @@
 package sqlpool_test
 
 import (
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,15 +14,12 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/sqlpool/sqlpool"
+	"github.com/sqlpool/sqlpool/internal/otlptest"
 	"github.com/sqlpool/sqlpool/internal/testdb"
 )
 
@@ -40,150 +32,10 @@ const (
 	secretLiteral  = "LIT-Kq4"
 )
 
-// otlpCollector is an OTLP/HTTP receiver: it decodes what the exporters
-// post to /v1/traces and /v1/metrics and keeps it.
-type otlpCollector struct {
-	srv *httptest.Server
-
-	mu      sync.Mutex
-	traces  []*coltracepb.ExportTraceServiceRequest
-	metrics []*colmetricpb.ExportMetricsServiceRequest
-	raw     [][]byte // every decompressed body
-}
-
-func newOTLPCollector(t *testing.T) *otlpCollector {
-	t.Helper()
-	c := &otlpCollector{}
-	c.srv = httptest.NewServer(http.HandlerFunc(c.serve(t)))
-	t.Cleanup(c.srv.Close)
-	return c
-}
-
-func (c *otlpCollector) serve(t *testing.T) func(http.ResponseWriter, *http.Request) {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST only", http.StatusMethodNotAllowed)
-			t.Errorf("OTLP collector: %s %s", r.Method, r.URL.Path)
-			return
-		}
-		var body io.Reader = r.Body
-		if r.Header.Get("Content-Encoding") == "gzip" {
-			gz, err := gzip.NewReader(r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				t.Errorf("OTLP collector: gzip: %v", err)
-				return
-			}
-			defer gz.Close()
-			body = gz
-		}
-		data, err := io.ReadAll(body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			t.Errorf("OTLP collector: reading %s: %v", r.URL.Path, err)
-			return
-		}
-		var req, resp proto.Message
-		switch r.URL.Path {
-		case "/v1/traces":
-			req, resp = &coltracepb.ExportTraceServiceRequest{}, &coltracepb.ExportTraceServiceResponse{}
-		case "/v1/metrics":
-			req, resp = &colmetricpb.ExportMetricsServiceRequest{}, &colmetricpb.ExportMetricsServiceResponse{}
-		default:
-			http.NotFound(w, r)
-			t.Errorf("OTLP collector: POST to %s", r.URL.Path)
-			return
-		}
-		if err := proto.Unmarshal(data, req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			t.Errorf("OTLP collector: decoding %s: %v", r.URL.Path, err)
-			return
-		}
-		c.mu.Lock()
-		switch req := req.(type) {
-		case *coltracepb.ExportTraceServiceRequest:
-			c.traces = append(c.traces, req)
-		case *colmetricpb.ExportMetricsServiceRequest:
-			c.metrics = append(c.metrics, req)
-		}
-		c.raw = append(c.raw, data)
-		c.mu.Unlock()
-		out, err := proto.Marshal(resp)
-		if err != nil {
-			t.Errorf("OTLP collector: %v", err)
-		}
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
-		w.Write(out)
-	}
-}
-
-// spans returns every span received.
-func (c *otlpCollector) spans() []*tracepb.Span {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*tracepb.Span
-	for _, req := range c.traces {
-		for _, rs := range req.GetResourceSpans() {
-			for _, ss := range rs.GetScopeSpans() {
-				out = append(out, ss.GetSpans()...)
-			}
-		}
-	}
-	return out
-}
-
-// lastMetrics returns the metrics received, by name; a later export of a
-// metric replaces an earlier one (the temporality is cumulative).
-func (c *otlpCollector) lastMetrics() map[string]*metricpb.Metric {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := map[string]*metricpb.Metric{}
-	for _, req := range c.metrics {
-		for _, rm := range req.GetResourceMetrics() {
-			for _, sm := range rm.GetScopeMetrics() {
-				for _, m := range sm.GetMetrics() {
-					out[m.GetName()] = m
-				}
-			}
-		}
-	}
-	return out
-}
-
-// dump returns everything received: each request in protojson, and each
-// decompressed body as it came.
-func (c *otlpCollector) dump(t *testing.T) string {
-	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var b strings.Builder
-	var msgs []proto.Message
-	for _, req := range c.traces {
-		msgs = append(msgs, req)
-	}
-	for _, req := range c.metrics {
-		msgs = append(msgs, req)
-	}
-	for _, m := range msgs {
-		js, err := protojson.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(js)
-		b.WriteByte('\n')
-	}
-	for _, raw := range c.raw {
-		b.Write(raw)
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
 // otlpRig is an SDK tracer provider and meter provider exporting over
-// OTLP/HTTP to an otlpCollector. Nothing is exported before flush.
+// OTLP/HTTP to an otlptest.Collector. Nothing is exported before flush.
 type otlpRig struct {
-	c  *otlpCollector
+	c  *otlptest.Collector
 	tp *sdktrace.TracerProvider
 	mp *sdkmetric.MeterProvider
 }
@@ -191,13 +43,13 @@ type otlpRig struct {
 func newOTLPRig(t *testing.T) *otlpRig {
 	t.Helper()
 	ctx := context.Background()
-	c := newOTLPCollector(t)
+	c := otlptest.Start(t)
 	// Spans go gzipped, metrics plain: the collector reads both.
-	te, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(c.srv.URL+"/v1/traces"), otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
+	te, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(c.URL+"/v1/traces"), otlptracehttp.WithCompression(otlptracehttp.GzipCompression))
 	if err != nil {
 		t.Fatal(err)
 	}
-	me, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(c.srv.URL+"/v1/metrics"))
+	me, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(c.URL+"/v1/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,9 +96,9 @@ func (r *otlpRig) flush(t *testing.T) {
 
 // assertNoSecrets fails the test if anything the collector received shows
 // one of the secrets, and says where.
-func assertNoSecrets(t *testing.T, c *otlpCollector, secrets ...string) {
+func assertNoSecrets(t *testing.T, c *otlptest.Collector, secrets ...string) {
 	t.Helper()
-	all := c.dump(t)
+	all := c.Dump(t)
 	// What is looked in must be there: spans' attributes, metrics.
 	for _, want := range []string{`"db.system.name"`, `"db.client.connection.count"`} {
 		if !strings.Contains(all, want) {
@@ -267,10 +119,10 @@ func assertNoSecrets(t *testing.T, c *otlpCollector, secrets ...string) {
 // assertErrorStatus fails the test unless a span arrived with an error
 // status whose message contains want: the server's error, which quoted a
 // value, made it into the telemetry, with the value hidden.
-func assertErrorStatus(t *testing.T, c *otlpCollector, want string) {
+func assertErrorStatus(t *testing.T, c *otlptest.Collector, want string) {
 	t.Helper()
 	var msgs []string
-	for _, s := range c.spans() {
+	for _, s := range c.Spans() {
 		if s.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 			if m := s.GetStatus().GetMessage(); strings.Contains(m, want) {
 				return
@@ -282,7 +134,7 @@ func assertErrorStatus(t *testing.T, c *otlpCollector, want string) {
 }
 
 // leaks names the places in the received spans and metrics that contain s.
-func leaks(c *otlpCollector, s string) []string {
+func leaks(c *otlptest.Collector, s string) []string {
 	var out []string
 	seen := map[string]bool{}
 	add := func(line string) {
@@ -298,8 +150,7 @@ func leaks(c *otlpCollector, s string) []string {
 			}
 		}
 	}
-	c.mu.Lock()
-	for _, req := range c.traces {
+	for _, req := range c.Traces() {
 		for _, rs := range req.GetResourceSpans() {
 			attrs("resource", rs.GetResource().GetAttributes())
 			for _, ss := range rs.GetScopeSpans() {
@@ -325,7 +176,7 @@ func leaks(c *otlpCollector, s string) []string {
 			}
 		}
 	}
-	for _, req := range c.metrics {
+	for _, req := range c.Metrics() {
 		for _, rm := range req.GetResourceMetrics() {
 			attrs("resource", rm.GetResource().GetAttributes())
 			for _, sm := range rm.GetScopeMetrics() {
@@ -340,7 +191,6 @@ func leaks(c *otlpCollector, s string) []string {
 			}
 		}
 	}
-	c.mu.Unlock()
 	if len(out) == 0 {
 		out = append(out, "(outside span and metric attributes, names and status messages: see the protojson)")
 	}
@@ -511,7 +361,7 @@ func TestTracingExportsOverOTLP(t *testing.T) {
 	tid := parent.SpanContext().TraceID()
 	byName := map[string][]*tracepb.Span{}
 	ids := map[[8]byte]bool{}
-	for _, s := range r.c.spans() {
+	for _, s := range r.c.Spans() {
 		byName[s.GetName()] = append(byName[s.GetName()], s)
 		ids[[8]byte(s.GetSpanId())] = true
 	}
@@ -570,7 +420,7 @@ func TestTracingExportsOverOTLP(t *testing.T) {
 	}
 
 	// Metrics.
-	ms := r.c.lastMetrics()
+	ms := r.c.LastMetrics()
 	sum := func(name string, monotonic bool) *metricpb.Sum {
 		m := ms[name]
 		if m == nil {
@@ -675,7 +525,7 @@ func TestTelemetryNeverShowsPasswordsOrArguments(t *testing.T) {
 		}
 		r.flush(t)
 		connects := 0
-		for _, s := range r.c.spans() {
+		for _, s := range r.c.Spans() {
 			if strings.HasPrefix(s.GetName(), "CONNECT") {
 				connects++
 			}

@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/sqlpool/sqlpool"
+	"github.com/sqlpool/sqlpool/internal/otlptest"
 	"github.com/sqlpool/sqlpool/internal/testdb"
 	"github.com/sqlpool/sqlpool/leakdetect"
 )
@@ -787,11 +788,11 @@ func TestSecretsNotInTheDemoOutput(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, bin, "demo", "--dsn", dsn, "--duration", "300ms", "--workers", "2")
 			cmd.Env = os.Environ()
-			var c *otlpCollector
+			var c *otlptest.Collector
 			if tc.otel {
-				c = newOTLPCollector(t)
+				c = otlptest.Start(t)
 				cmd.Args = append(cmd.Args, "--otel")
-				cmd.Env = append(cmd.Env, "OTEL_EXPORTER_OTLP_ENDPOINT="+c.srv.URL,
+				cmd.Env = append(cmd.Env, "OTEL_EXPORTER_OTLP_ENDPOINT="+c.URL,
 					"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=")
 			}
 			var stdout, stderr bytes.Buffer
@@ -813,7 +814,7 @@ func TestSecretsNotInTheDemoOutput(t *testing.T) {
 			secCheck(t, "the demo's standard output", stdout.String())
 			secCheck(t, "the demo's standard error", stderr.String())
 			if c != nil {
-				all := c.dump(t)
+				all := c.Dump(t)
 				if !strings.Contains(all, "db.client.connection.pool.name") {
 					t.Errorf("the collector got no pool metrics: %.500q", all)
 				}
