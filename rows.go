@@ -96,13 +96,11 @@ func (r *rows) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.cs != nil {
-		r.cs.open--
-	}
 	var err error
 	if r.c.pc == r.pc {
 		if r.c.enter() {
 			err = r.c.noteErr(r.ctx, r.inner.Close())
+			r.releaseStmt()
 			if !r.eof {
 				// Closed before the end: by database/sql when the
 				// query's context ended, or by the application.
@@ -126,6 +124,20 @@ func (r *rows) Close() error {
 	}
 	r.inner, r.ctx, r.sr, r.cs = nil, nil, spanRows{}, nil
 	return err
+}
+
+// releaseStmt tells the statement cache that the rows of its statement are
+// closed: a statement dropped from the cache meanwhile is closed with its
+// last rows.
+func (r *rows) releaseStmt() {
+	cs := r.cs
+	if cs == nil {
+		return
+	}
+	r.cs = nil
+	if cs.open--; cs.open == 0 && cs.dropped {
+		cs.si.Close()
+	}
 }
 
 // HasNextResultSet is false without driver.RowsNextResultSet: database/sql

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"slices"
+	"strings"
 
 	"github.com/sqlpool/sqlpool/tracing"
 )
@@ -25,6 +26,7 @@ var (
 type stmt struct {
 	c        *conn
 	query    string
+	uncached bool // never in the statement cache (see cacheable)
 	numInput int  // the inner statement's NumInput
 	deferArg bool // arguments are converted at execution (see CheckNamedValue)
 	own      *ownedStmt
@@ -48,7 +50,15 @@ func (o *ownedStmt) close() {
 	}
 }
 
-func newStmt(c *conn, query string) *stmt { return &stmt{c: c, query: query} }
+func newStmt(c *conn, query string) *stmt { return &stmt{c: c, query: query, uncached: !cacheable(query)} }
+
+// cacheable reports whether a statement may be kept in the statement cache
+// after its user closes it. A COPY statement may not: lib/pq's CopyIn
+// statement ends with its final Exec and cannot run again.
+func cacheable(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	return len(q) < 4 || !strings.EqualFold(q[:4], "COPY")
+}
 
 // inner returns the inner statement for the bound physical connection,
 // preparing it there if needed.
@@ -60,7 +70,7 @@ func (s *stmt) inner(ctx context.Context, pc *pconn) (driver.Stmt, error) {
 // innerEntry is inner, and also returns the inner statement's entry in the
 // statement cache (nil with the cache off), which counts its open rows.
 func (s *stmt) innerEntry(ctx context.Context, pc *pconn) (driver.Stmt, *cachedStmt, error) {
-	if pc.stmts != nil {
+	if pc.stmts != nil && !s.uncached {
 		cs, err := pc.stmts.get(ctx, pc, s.query)
 		if err != nil {
 			return nil, nil, err
@@ -167,7 +177,7 @@ func (s *stmt) convert(si driver.Stmt, args []driver.NamedValue) ([]driver.Named
 // ExecContext runs the statement on the bound physical connection.
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	ctx, sp := s.span(ctx, tracing.OpExec, len(args))
-	si, _, err := s.prepareArgs(ctx, &sp)
+	si, cs, err := s.prepareArgs(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
 		return nil, err
@@ -181,6 +191,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		s.c.pc.leak.Statement(s.query)
 	}
 	res, err := execStmt(ctx, si, args)
+	if err != nil && cs != nil {
+		s.c.pc.stmts.drop(cs)
+	}
 	err = s.c.noteErr(ctx, err)
 	sp.End(ctx, err)
 	return res, err
@@ -201,6 +214,9 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	}
 	rows, err := queryStmt(ctx, si, args)
 	if err != nil {
+		if cs != nil {
+			s.c.pc.stmts.drop(cs)
+		}
 		err = s.c.noteErr(ctx, err)
 		sp.End(ctx, err)
 		return nil, err
@@ -237,9 +253,10 @@ type stmtCache struct {
 }
 
 type cachedStmt struct {
-	query string
-	si    driver.Stmt
-	open  int // rows of si not closed yet (rows.cs): si is not evicted while there are any
+	query   string
+	si      driver.Stmt
+	open    int  // rows of si not closed yet (rows.cs): si is not evicted while there are any
+	dropped bool // out of the cache (drop) while rows were open: the last rows' Close closes si
 }
 
 func newStmtCache(size int) *stmtCache {
@@ -275,6 +292,25 @@ func (sc *stmtCache) evict(keep *list.Element) {
 			cs.si.Close()
 		}
 		e = prev
+	}
+}
+
+// drop takes cs out of the cache after an execution of it failed: the
+// failure may be the statement's own (PostgreSQL's "cached plan must not
+// change result type" after a schema change fails every later execution of
+// it), and preparing the text again costs one round trip. cs is closed now,
+// or by the Close of its last open rows.
+func (sc *stmtCache) drop(cs *cachedStmt) {
+	e, ok := sc.byKey[cs.query]
+	if !ok || e.Value != cs {
+		return
+	}
+	sc.lru.Remove(e)
+	delete(sc.byKey, cs.query)
+	if cs.open == 0 {
+		cs.si.Close()
+	} else {
+		cs.dropped = true
 	}
 }
 
