@@ -50,7 +50,9 @@ func (o *ownedStmt) close() {
 	}
 }
 
-func newStmt(c *conn, query string) *stmt { return &stmt{c: c, query: query, uncached: !cacheable(query)} }
+func newStmt(c *conn, query string) *stmt {
+	return &stmt{c: c, query: query, uncached: !cacheable(query)}
+}
 
 // cacheable reports whether a statement may be kept in the statement cache
 // after its user closes it. A COPY statement may not: lib/pq's CopyIn
