@@ -61,6 +61,7 @@ type Resource[T any] struct {
 	acquiredAt time.Time
 	uses       int64
 	link       link[Resource[T]] // in Pool.idle while idle
+	allIdx     int               // position in Pool.all; -1 once out of it
 }
 
 func (r *Resource[T]) links() *link[Resource[T]] { return &r.link }
@@ -152,6 +153,12 @@ type Pool[T any] struct {
 	nextTry   time.Time                        // no construction before this while failing
 	retry     *time.Timer                      // pending retry of a failed construction, nil if none
 	stats     Stat                             // cumulative counters; gauges are computed in Stat
+
+	// For AppendResources only (resources.go): touched only when a
+	// resource is asked for, made or destroyed, never on the path of an
+	// Acquire served by an idle resource or of a Release that keeps it.
+	all     []*Resource[T] // every resource made and not destroyed, in any state; Resource.allIdx indexes it
+	dialing []time.Time    // when each construction in flight was asked for (a multiset: len is creating)
 }
 
 // New creates a pool and starts its health check goroutine (if
@@ -520,6 +527,7 @@ func (p *Pool[T]) markDestroyedLocked(r *Resource[T], reason DestroyReason) {
 	r.state = stateDestroyed
 	p.total--
 	p.stats.Destroyed[reason]++
+	p.forgetLocked(r)
 }
 
 func (p *Pool[T]) destructor(r *Resource[T]) {
@@ -577,6 +585,7 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 	for range want {
 		p.total++
 		p.creating++
+		p.dialing = append(p.dialing, requested)
 		p.wg.Add(1)
 		go p.construct(cctx, requested)
 	}
@@ -607,6 +616,7 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 
 	p.mu.Lock()
 	p.creating--
+	p.doneDialingLocked(requested)
 	if err != nil {
 		p.total--
 		p.stats.CreateErrorCount++
@@ -635,7 +645,7 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 	p.failSince, p.lastErr, p.backoff, p.timedOut = time.Time{}, nil, 0, false
 	p.stats.CreatedCount++
 	p.stats.CreateDuration += now.Sub(start)
-	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now}
+	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now, allIdx: -1}
 	if p.cfg.MaxLifetime > 0 {
 		life := p.cfg.MaxLifetime
 		if p.cfg.MaxLifetimeJitter > 0 {
@@ -649,6 +659,8 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 		p.destructor(r)
 		return
 	}
+	r.allIdx = len(p.all)
+	p.all = append(p.all, r)
 	p.putLocked(r)
 	p.fillLocked(context.Background())
 	p.mu.Unlock()
