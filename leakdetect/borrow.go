@@ -42,6 +42,10 @@ const (
 	stateReclaimed             // the Detector took the resource back
 )
 
+// ID returns the number Track gave b, which reports show as Conn: the
+// Detector numbers its resources from 1. It is 0 before Track.
+func (b *Borrow) ID() uint64 { return b.id }
+
 // Begin starts a borrow that began at at, taken at the stack acquired (which
 // is copied). The Detector reports it once it is older than the threshold.
 func (b *Borrow) Begin(at time.Time, acquired *Stack) {

@@ -237,6 +237,21 @@ func (d *Detector) Held(min time.Duration) []Report {
 	return out
 }
 
+// Current returns b's borrow in progress as a report (HeldFor as of now,
+// Statement sanitized, stacks symbolized), and false if b is not borrowed.
+// b must be tracked by d.
+func (d *Detector) Current(b *Borrow) (Report, bool) {
+	var s snapshot
+	b.mu.Lock()
+	if b.since.IsZero() {
+		b.mu.Unlock()
+		return Report{}, false
+	}
+	b.snapshotLocked(&s)
+	b.mu.Unlock()
+	return d.report(&s, d.now()), true
+}
+
 func (d *Detector) logger() *slog.Logger {
 	if d.cfg.Logger != nil {
 		return d.cfg.Logger
