@@ -43,6 +43,12 @@ type poolState struct {
 
 	key  string // registry key; "" for connectors made by NewConnector or Wrap
 	refs int    // open Connectors; guarded by registry.mu
+
+	// For Snapshot (snapshot.go).
+	target  dbtarget.Target // the database, as the DSN names it; no user or password
+	opened  uint64          // order of opening, for Stats and Snapshots; guarded by openPools.mu
+	connSeq atomic.Uint64   // numbers physical connections while leak detection is off
+	hist    history         // the last minutes of the gauges, once RecordHistory was called
 }
 
 var poolSeq atomic.Int64
@@ -50,7 +56,7 @@ var poolSeq atomic.Int64
 // secrets are the passwords in the inner DSN, set before the pool's first
 // dial (pool_min_conns dials at once).
 func newPoolState(innerName string, inner driver.Connector, cfg config, target dbtarget.Target, secrets []string) (*poolState, error) {
-	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name, secrets: secrets}
+	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name, secrets: secrets, target: target}
 	if ps.name == "" {
 		ps.name = fmt.Sprintf("%s#%d", innerName, poolSeq.Add(1))
 	}
@@ -89,6 +95,7 @@ func newPoolState(innerName string, inner driver.Connector, cfg config, target d
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
+	openPools.add(ps)
 	if err := ps.observePool(); err != nil {
 		ps.close()
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
@@ -120,6 +127,9 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	}
 	if ps.leak != nil {
 		ps.leak.Track(&pc.leak, pc.reclaim)
+		pc.id = pc.leak.ID() // the number leak reports show
+	} else {
+		pc.id = ps.connSeq.Add(1)
 	}
 	return pc, nil
 }
@@ -201,6 +211,7 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 }
 
 func (ps *poolState) close() {
+	openPools.remove(ps)
 	ps.pool.Close()
 	if ps.leak != nil {
 		ps.leak.Close()
@@ -214,6 +225,7 @@ func (ps *poolState) close() {
 type pconn struct {
 	inner driver.Conn
 	ps    *poolState
+	id    uint64     // numbers the pool's physical connections from 1 (Snapshot); set before the pool has it
 	stmts *stmtCache // nil when pool_stmt_cache_size=0
 	used  bool       // bound before: reset the session at the next bind
 
@@ -394,15 +406,11 @@ func DBStat(ctx context.Context, db *sql.DB) (Stat, error) {
 	return ps.stat(), nil
 }
 
-// Stats returns a snapshot of every sqlpool pool opened through sql.Open and
-// still open, for dashboards and diagnostics.
+// Stats returns a snapshot of every sqlpool pool of the process that is still
+// open, whether opened through sql.Open, NewConnector or Wrap, ordered by
+// name, for dashboards and diagnostics. Snapshots says more.
 func Stats() []Stat {
-	registry.mu.Lock()
-	states := make([]*poolState, 0, len(registry.pools))
-	for _, ps := range registry.pools {
-		states = append(states, ps)
-	}
-	registry.mu.Unlock()
+	states := openPools.list()
 	out := make([]Stat, 0, len(states))
 	for _, ps := range states {
 		out = append(out, ps.stat())

@@ -1,0 +1,274 @@
+package sqlpool
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sqlpool/sqlpool/internal/sqltext"
+	"github.com/sqlpool/sqlpool/leakdetect"
+	"github.com/sqlpool/sqlpool/pool"
+	"github.com/sqlpool/sqlpool/tracing"
+)
+
+// Snapshot is a view of one pool at one moment, for dashboards and
+// diagnostics (package dashboard renders it): its settings, its Stat, each of
+// its physical connections (who holds it, since when, from which line) and,
+// once RecordHistory was called, the last minutes of its gauges.
+//
+// It holds no password and no bound argument: no DSN, only the database's
+// system, name and server; statements with their literals replaced by "?"
+// (none with pool_trace_query_text=off).
+type Snapshot struct {
+	Stat
+	TakenAt time.Time
+
+	// Driver is the inner driver's name ("postgres", "sqlite3"); for Wrap,
+	// the type of the connector's driver.
+	Driver string
+	// The database, as the DSN names it (the OpenTelemetry attributes
+	// db.system.name, db.namespace, server.address and server.port): ""
+	// where unknown.
+	System    string // "postgresql", "mysql", "sqlite" or "other_sql"
+	Namespace string // the database's name (SQLite: its file)
+	Server    string // "host:port" or a unix socket path
+
+	// Settings are the pool's settings in force, defaults included, as
+	// pool_* parameters in DSN syntax, in the README's order.
+	Settings []Setting
+	// LeakThreshold is pool_leak_threshold; 0 when leak detection is off.
+	LeakThreshold time.Duration
+	// LastError is the last dial's error while dials fail (every password of
+	// the DSN masked); "" once a dial succeeded.
+	LastError string
+
+	// Conns are the pool's physical connections: in use first, longest held
+	// first; then those being checked, those being dialed, and the idle ones
+	// by ID.
+	Conns []ConnInfo
+	// Suspects counts the Conns held longer than LeakThreshold now.
+	Suspects int
+
+	// History is the last minutes of the gauges, oldest first; empty unless
+	// RecordHistory was called.
+	History []Sample
+}
+
+// Setting is one pool setting, as a pool_* DSN parameter would set it.
+type Setting struct {
+	Name  string // "pool_max_conns"
+	Value string // "20", "30s", "true"; durations as short as Go parses them ("1h", "2m30s"); "0" is off
+}
+
+// ConnInfo is one physical connection of a Snapshot.
+type ConnInfo struct {
+	// ID numbers the pool's physical connections from 1, as leak reports
+	// (leakdetect.Report.Conn) do; 0 while it is being dialed.
+	ID uint64
+	// State is idle, in use, being checked (the health check's keepalive
+	// ping) or being dialed (pool.ResourceConstructing).
+	State pool.ResourceState
+
+	CreatedAt  time.Time // when it connected; while dialing, when the dial was asked for
+	IdleSince  time.Time // while idle: when it was given back (or connected); else zero
+	AcquiredAt time.Time // while in use: when it was taken; else zero
+	ExpiresAt  time.Time // when its lifetime ends (pool_max_conn_lifetime plus its jitter); zero if never
+	Uses       int64     // times it was handed out
+
+	// Borrow says who holds a connection in use, with leak detection on: where
+	// it was taken (Stack, AcquiredAt), what is open (rows, a transaction),
+	// the last statement (literals replaced by "?"; "" with
+	// pool_trace_query_text=off) and for how long. nil otherwise.
+	Borrow *leakdetect.Report
+	// Suspect says it has been in use for longer than pool_leak_threshold.
+	Suspect bool
+}
+
+// HeldFor returns how long a connection in use had been held when the
+// snapshot was taken at now; 0 if it is not in use.
+func (c ConnInfo) HeldFor(now time.Time) time.Duration {
+	if c.AcquiredAt.IsZero() {
+		return 0
+	}
+	return now.Sub(c.AcquiredAt)
+}
+
+// Snapshots returns a snapshot of every sqlpool pool of the process that is
+// still open, whether opened through sql.Open, NewConnector or Wrap, ordered
+// by name. It does not block on the pools' connections: each pool's lock is
+// taken once, as long as copying its connections' times takes; the stacks of
+// connections in use are symbolized after.
+func Snapshots() []Snapshot {
+	states := openPools.list()
+	out := make([]Snapshot, 0, len(states))
+	for _, ps := range states {
+		out = append(out, ps.snapshot())
+	}
+	return out
+}
+
+// Snapshot returns a snapshot of the connector's pool (see Snapshots).
+func (c *Connector) Snapshot() Snapshot { return c.ps.snapshot() }
+
+// DBSnapshot returns a snapshot of the pool under db (see Snapshots). Like
+// DBStat, it takes a logical connection from db for a moment (which dials
+// nothing) and fails if db is not a sqlpool database.
+func DBSnapshot(ctx context.Context, db *sql.DB) (Snapshot, error) {
+	ps, err := dbPool(ctx, db, "DBSnapshot")
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return ps.snapshot(), nil
+}
+
+func (ps *poolState) snapshot() Snapshot {
+	s := Snapshot{
+		TakenAt:   time.Now(),
+		Driver:    ps.innerName,
+		System:    ps.target.System,
+		Namespace: ps.target.Namespace,
+		Settings:  ps.settings(),
+	}
+	s.Server = ps.target.Address
+	if ps.target.Port != 0 {
+		s.Server = net.JoinHostPort(ps.target.Address, strconv.Itoa(ps.target.Port))
+	}
+	if ps.leak != nil {
+		s.LeakThreshold = ps.cfg.leakThreshold
+	}
+	if err := ps.pool.LastError(); err != nil {
+		// Dial errors are masked when they are made (ps.dial); once more,
+		// in case one came another way.
+		s.LastError = redactError(err, ps.secrets).Error()
+	}
+	res := ps.pool.AppendResources(nil)
+	s.Stat = ps.stat() // after the resources, so Leaks counts any suspect listed
+	s.Conns = make([]ConnInfo, 0, len(res))
+	for _, r := range res {
+		ci := ConnInfo{State: r.State, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, Uses: r.Uses}
+		if pc := r.Value; pc != nil {
+			ci.ID = pc.id
+		}
+		switch r.State {
+		case pool.ResourceIdle:
+			ci.IdleSince = r.ReleasedAt
+		case pool.ResourceInUse:
+			ci.AcquiredAt = r.AcquiredAt
+			if ps.leak != nil {
+				if rep, ok := ps.leak.Current(&r.Value.leak); ok {
+					if ps.cfg.queryText == tracing.QueryTextOff {
+						rep.Statement = ""
+					}
+					ci.Borrow = &rep
+				}
+			}
+			ci.Suspect = s.LeakThreshold > 0 && s.TakenAt.Sub(ci.AcquiredAt) >= s.LeakThreshold
+		}
+		if ci.Suspect {
+			s.Suspects++
+		}
+		s.Conns = append(s.Conns, ci)
+	}
+	slices.SortFunc(s.Conns, compareConns)
+	s.History = ps.hist.appendTo(nil)
+	return s
+}
+
+// compareConns orders a snapshot's connections: in use (longest held first),
+// being checked, being dialed (oldest first), idle (by ID).
+func compareConns(a, b ConnInfo) int {
+	if c := cmp.Compare(connRank(a.State), connRank(b.State)); c != 0 {
+		return c
+	}
+	switch a.State {
+	case pool.ResourceInUse:
+		return cmp.Or(a.AcquiredAt.Compare(b.AcquiredAt), cmp.Compare(a.ID, b.ID))
+	case pool.ResourceConstructing:
+		return a.CreatedAt.Compare(b.CreatedAt)
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+func connRank(s pool.ResourceState) int {
+	switch s {
+	case pool.ResourceInUse:
+		return 0
+	case pool.ResourceChecking:
+		return 1
+	case pool.ResourceConstructing:
+		return 2
+	}
+	return 3
+}
+
+// settings returns the pool's settings in force, as pool_* parameters.
+func (ps *poolState) settings() []Setting {
+	c := &ps.cfg
+	pingIdleAfter := formatDuration(c.pingIdleAfter)
+	if c.pingIdleAfter < 0 {
+		pingIdleAfter = "never" // Go only: WithPingIdleAfter(-1)
+	}
+	reuse := "lifo"
+	if c.reuseFIFO {
+		reuse = "fifo"
+	}
+	out := []Setting{
+		{"pool_max_conns", strconv.Itoa(c.maxConns)},
+		{"pool_min_conns", strconv.Itoa(c.minConns)},
+		{"pool_min_idle_conns", strconv.Itoa(c.minIdleConns)},
+		{"pool_max_conn_lifetime", formatDuration(c.maxConnLifetime)},
+		{"pool_max_conn_lifetime_jitter", formatDuration(c.lifetimeJitter())},
+		{"pool_max_conn_idle_time", formatDuration(c.maxConnIdleTime)},
+		{"pool_health_check_period", formatDuration(c.healthCheckPeriod)},
+		{"pool_acquire_timeout", formatDuration(c.acquireTimeout)},
+		{"pool_ping_idle_after", pingIdleAfter},
+		{"pool_ping_timeout", formatDuration(c.pingTimeout)},
+	}
+	if c.validationQuery != "" {
+		q := ps.statementText(c.validationQuery)
+		if q == "" {
+			q = "(hidden: pool_trace_query_text=off)"
+		}
+		out = append(out, Setting{"pool_validation_query", q})
+	}
+	return append(out,
+		Setting{"pool_reuse", reuse},
+		Setting{"pool_stmt_cache_size", strconv.Itoa(c.stmtCacheSize)},
+		Setting{"pool_leak_threshold", formatDuration(c.leakThreshold)},
+		Setting{"pool_leak_reclaim", strconv.FormatBool(c.leakReclaim)},
+		Setting{"pool_name", ps.name},
+		Setting{"pool_tracing", strconv.FormatBool(!c.tracingOff)},
+		Setting{"pool_trace_query_text", c.queryText.String()},
+		Setting{"pool_sqlcommenter", strconv.FormatBool(c.sqlCommenter)},
+	)
+}
+
+// statementText is query as a snapshot shows it: with its literals replaced
+// by "?", as leak reports show statements, or "" with
+// pool_trace_query_text=off.
+func (ps *poolState) statementText(query string) string {
+	if ps.cfg.queryText == tracing.QueryTextOff {
+		return ""
+	}
+	return sqltext.Sanitize(query, sqltext.Options{DoubleQuotedStrings: doubleQuotedStrings(ps.innerName), MaxLen: reportedQueryLen})
+}
+
+// formatDuration writes d as a DSN would: "1h" rather than time's "1h0m0s".
+func formatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
