@@ -1,6 +1,6 @@
 // Command sqlpool shows the sqlpool driver at work.
 //
-//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32] [--otel]
+//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32] [--otel] [--dashboard ADDR] [--serve]
 //
 // Without --dsn it needs no server: it runs on an SQLite database file in a
 // temporary directory. It opens the database twice, with sqlpool and with the
@@ -14,6 +14,11 @@
 // With --otel it also exports sqlpool's OpenTelemetry spans and metrics over
 // OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318),
 // e.g. to Jaeger: see examples/jaeger.
+//
+// While it runs it serves sqlpool's dashboard (package dashboard) on
+// --dashboard (default 127.0.0.1 on a free port) and prints its URL; with
+// --serve it then keeps serving it, with a pool under a live load and a
+// connection leaked on purpose, until interrupted.
 package main
 
 import (
@@ -23,6 +28,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -40,6 +47,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"    // the "sqlite3" driver
 
 	"github.com/sqlpool/sqlpool"
+	"github.com/sqlpool/sqlpool/dashboard"
 	"github.com/sqlpool/sqlpool/internal/otelsetup"
 	"github.com/sqlpool/sqlpool/pool"
 )
@@ -49,7 +57,8 @@ const usageText = `usage: sqlpool <command> [flags]
 commands:
   demo    show the sqlpool pool at work: on embedded SQLite by default,
           or on any database with --dsn; with --otel, exporting
-          sqlpool's OpenTelemetry spans and metrics
+          sqlpool's OpenTelemetry spans and metrics; serving the
+          dashboard while it runs, and with --serve until interrupted
 
 flags of demo:
 `
@@ -89,6 +98,8 @@ type options struct {
 	duration time.Duration // length of each load run
 	workers  int           // concurrent goroutines in each load run
 	otel     bool          // export sqlpool's spans and metrics over OTLP/HTTP
+	dash     string        // address of the dashboard's HTTP server; "" means none
+	serve    bool          // after the report, serve the dashboard under a live load until interrupted
 }
 
 func demoFlags(o *options) *flag.FlagSet {
@@ -98,6 +109,8 @@ func demoFlags(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.duration, "duration", 4*time.Second, "how long each load run lasts")
 	fs.IntVar(&o.workers, "workers", 32, "goroutines querying concurrently in each load run")
 	fs.BoolVar(&o.otel, "otel", false, "export sqlpool's spans and metrics over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT\n(default http://localhost:4318), e.g. to Jaeger: see examples/jaeger")
+	fs.StringVar(&o.dash, "dashboard", "127.0.0.1:0", "`address` to serve sqlpool's dashboard on while the demo runs (port 0: a free one); \"\" for none")
+	fs.BoolVar(&o.serve, "serve", false, "after the report, keep serving the dashboard, with a pool under a live load\nand a leaked connection, until interrupted (Ctrl-C)")
 	return fs
 }
 
@@ -141,6 +154,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{fmt.Sprintf("--duration must be > 0, got %v", o.duration)}
 	case o.workers < 1:
 		return usageError{fmt.Sprintf("--workers must be >= 1, got %d", o.workers)}
+	case o.serve && o.dash == "":
+		return usageError{"--serve needs the dashboard: give --dashboard an address"}
 	}
 	return demo(ctx, o, stdout)
 }
@@ -240,9 +255,26 @@ func demo(ctx context.Context, o options, w io.Writer) (err error) {
 		defer func() { err = errors.Join(err, stop()) }() // err: demo's result
 	}
 
+	var dashURL string
+	if o.dash != "" {
+		url, stop, derr := startDashboard(o.dash)
+		if derr != nil {
+			return derr
+		}
+		defer stop()
+		dashURL = url
+	}
+
 	fmt.Fprintf(w, "sqlpool demo: %s, %d workers, %v per load run\n", t.driver, o.workers, o.duration)
 	if o.otel {
 		fmt.Fprintf(w, "OpenTelemetry: exporting to %s\n", otelsetup.Endpoint())
+	}
+	if dashURL != "" {
+		until := "while the demo runs; --serve keeps it open under a live load"
+		if o.serve {
+			until = "until interrupted"
+		}
+		fmt.Fprintf(w, "dashboard: %s (%s)\n", dashURL, until)
 	}
 
 	// 1. Open.
@@ -365,9 +397,43 @@ func demo(ctx context.Context, o options, w io.Writer) (err error) {
 	if !t.postgres {
 		section(w, "6. Pre-ping: skipped")
 		fmt.Fprintln(w, "killing connections server-side needs PostgreSQL: --dsn 'postgres:postgres://…' or 'pgx:postgres://…'")
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	} else if err := prePing(ctx, w, t); err != nil {
+		return err
 	}
-	return prePing(ctx, w, t)
+
+	// 7. The dashboard, live.
+	if o.serve {
+		return serve(ctx, w, o, t, dashURL)
+	}
+	return nil
+}
+
+// dashboardPath is where the demo mounts the dashboard.
+const dashboardPath = "/debug/sqlpool/"
+
+// startDashboard serves sqlpool's dashboard on addr, at dashboardPath, and
+// returns its URL; stop closes the server and waits for it.
+func startDashboard(addr string) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("serving the dashboard: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(dashboardPath, dashboard.Handler())
+	mux.Handle("GET /{$}", http.RedirectHandler(dashboardPath, http.StatusFound))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String() + dashboardPath, func() {
+		srv.Close()
+		<-done
+	}, nil
 }
 
 // startOTel installs OpenTelemetry SDK providers as the global ones, which
