@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sqlpool/sqlpool"
 	"github.com/sqlpool/sqlpool/internal/testdb"
@@ -44,31 +43,19 @@ func nothingLeft(t *testing.T, before stock, admin *sql.DB, app string) {
 	if n := sqlpool.BindingViolations() - before.violations; n > 0 {
 		t.Errorf("%d times a physical connection was bound to two logical connections at once", n)
 	}
-	waitLeft(t, fmt.Sprintf("goroutines back to %d", before.goroutines), func() bool {
+	testdb.WaitForExplained(t, fmt.Sprintf("goroutines back to %d", before.goroutines), func() bool {
 		return runtime.NumGoroutine() <= before.goroutines
 	}, func() string {
 		buf := make([]byte, 1<<20)
 		return string(buf[:runtime.Stack(buf, true)])
 	})
 	if before.fds >= 0 {
-		waitLeft(t, fmt.Sprintf("open file descriptors back to %d", before.fds), func() bool {
+		testdb.WaitForExplained(t, fmt.Sprintf("open file descriptors back to %d", before.fds), func() bool {
 			return openFDs() <= before.fds
 		}, describeFDs)
 	}
 	if admin != nil {
 		testdb.WaitFor(t, "no backends of "+app, func() bool { return len(testdb.Backends(t, admin, app)) == 0 })
-	}
-}
-
-// waitLeft is testdb.WaitFor, but on failure it says what is left.
-func waitLeft(t *testing.T, what string, cond func() bool, describe func() string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; left:\n%s", what, describe())
-		}
-		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -152,9 +152,19 @@ func Backends(t testing.TB, admin *sql.DB, app string) []int {
 // if it does not within 20s. Use it instead of sleeping.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	WaitForExplained(t, what, cond, nil)
+}
+
+// WaitForExplained is WaitFor, but on failure the test also says what
+// describe returns (what is left, say); describe may be nil.
+func WaitForExplained(t testing.TB, what string, cond func() bool, describe func() string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
+			if describe != nil {
+				t.Fatalf("timed out waiting for %s; left:\n%s", what, describe())
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
