@@ -21,6 +21,15 @@ type Config[T any] struct {
 	// ConstructTimeout passes.
 	Constructor func(ctx context.Context) (T, error)
 
+	// Permanent reports whether an error of the Constructor will not go
+	// away by trying again: a wrong password, a missing database. The pool
+	// then hands that error, as it is, to every Acquire waiting for a
+	// resource, at once, instead of retrying with backoff until
+	// AcquireTimeout; and it makes no resource on its own (MinSize, MinIdle,
+	// retries) until an Acquire asks for one or a construction succeeds.
+	// Nil means every error is transient.
+	Permanent func(err error) bool
+
 	// Destructor releases a resource. It is called once for every resource
 	// Constructor made, never while the pool's lock is held. Nil means
 	// nothing needs releasing.
@@ -31,7 +40,9 @@ type Config[T any] struct {
 	// CheckIdleAfter, on idle resources during the health check (keepalive),
 	// and on idle resources after SuspectIdle. A resource that fails it is
 	// destroyed, and Acquire takes or makes another, so the caller never sees
-	// the failure. Nil means resources are never checked.
+	// the failure. An error wrapping ErrRetire means the resource works but
+	// must not be handed out again: it is destroyed as ReasonRetired rather
+	// than counted as a failed check. Nil means resources are never checked.
 	Check func(ctx context.Context, value T) error
 
 	// MaxSize is the hard cap on resources, idle, in use and being made.

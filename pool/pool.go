@@ -34,6 +34,12 @@ var ErrAcquireTimeout = errors.New("pool: acquire timeout")
 // failed without a success for longer than Config.AcquireTimeout.
 var ErrUnavailable = errors.New("pool: resource unavailable")
 
+// ErrRetire is wrapped by an error of Config.Check that says the resource
+// works but must not be handed out again (its state cannot be restored,
+// say). The pool destroys it as ReasonRetired, without counting a failed
+// check, and Acquire takes or makes another.
+var ErrRetire = errors.New("pool: retire the resource")
+
 // nowFunc is the clock; tests may replace it.
 var nowFunc = time.Now
 
@@ -83,8 +89,13 @@ func (r *Resource[T]) AcquiredAt() time.Time { return r.acquiredAt }
 func (r *Resource[T]) Release() { r.pool.release(r) }
 
 // Destroy gives the resource back to the pool to be destroyed: use it when the
-// resource is broken or its state is unknown. It counts as DestroyedBroken.
+// resource is broken or its state is unknown. It counts as ReasonBroken.
 func (r *Resource[T]) Destroy() { r.pool.destroyAcquired(r, ReasonBroken) }
+
+// Retire gives the resource back to the pool to be destroyed although it
+// works: use it when it must not serve anyone else. It counts as
+// ReasonRetired.
+func (r *Resource[T]) Retire() { r.pool.destroyAcquired(r, ReasonRetired) }
 
 // DestroyReason says why a resource was destroyed.
 type DestroyReason uint8
@@ -97,13 +108,14 @@ const (
 	ReasonCheck                          // Check failed
 	ReasonClosed                         // the pool closed
 	ReasonReclaimed                      // DestroyReclaimed (taken back from its holder)
+	ReasonRetired                        // Resource.Retire, or a Check that returned ErrRetire
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed"}
+var reasonNames = [numReasons]string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed", "retired"}
 
 // String returns the reason's name as Stat reports it: "broken", "lifetime",
-// "idle", "check_failed", "closed" or "reclaimed".
+// "idle", "check_failed", "closed", "reclaimed" or "retired".
 func (r DestroyReason) String() string {
 	if r < numReasons {
 		return reasonNames[r]
@@ -116,8 +128,9 @@ func (r DestroyReason) String() string {
 func (r *Resource[T]) DestroyReclaimed() { r.pool.destroyAcquired(r, ReasonReclaimed) }
 
 type waiter[T any] struct {
-	ch    chan *Resource[T] // 1-buffered; closed when the pool closes
+	ch    chan *Resource[T] // 1-buffered; closed when the pool closes; nil sent with err
 	check bool              // the resource sent on ch must be checked first; set with the send
+	err   error             // sent instead of a resource (a nil one): a permanent Constructor error; set with the send
 	since time.Time
 	timer *time.Timer // the acquire timeout, reused with the waiter
 
@@ -138,21 +151,25 @@ type Pool[T any] struct {
 	waiterPool  sync.Pool // of *waiter[T], free for reuse
 	healthStop  chan struct{}
 
-	mu        sync.Mutex
-	closed    bool
-	total     int                              // resources in any state but destroyed, including those being made
-	creating  int                              // constructions in flight
-	idle      ilist[Resource[T], *Resource[T]] // front: most recently released
-	waiters   ilist[waiter[T], *waiter[T]]     // front: oldest
-	suspectAt time.Time                        // idle resources verified before this are checked before use
-	failSince time.Time                        // when the first construction that failed since the last success was asked for; zero when healthy
-	timedOut  bool                             // an Acquire timed out while constructions were failing; cleared by a success
-	lastErr   error                            // last construction error; nil once one succeeds
-	backoff   time.Duration                    // current delay between failed constructions
-	failedAt  time.Time                        // when the last construction failed
-	nextTry   time.Time                        // no construction before this while failing
-	retry     *time.Timer                      // pending retry of a failed construction, nil if none
-	stats     Stat                             // cumulative counters; gauges are computed in Stat
+	mu         sync.Mutex
+	closed     bool
+	total      int                              // resources in any state but destroyed, including those being made
+	creating   int                              // constructions in flight
+	idle       ilist[Resource[T], *Resource[T]] // front: most recently released
+	waiters    ilist[waiter[T], *waiter[T]]     // front: oldest
+	suspectAt  time.Time                        // idle resources verified before this are checked before use
+	failSince  time.Time                        // when the first construction that failed since the last success was asked for; zero when healthy
+	timedOut   bool                             // an Acquire timed out while constructions were failing; cleared by a success
+	lastErr    error                            // last construction error; nil once one succeeds
+	permErr    error                            // the last construction failed with a permanent error (Config.Permanent); nil once one succeeds
+	backoff    time.Duration                    // current delay between failed constructions
+	failedAt   time.Time                        // when the last construction failed
+	nextTry    time.Time                        // no construction before this while failing
+	retry      *time.Timer                      // pending retry of a failed construction, nil if none
+	rechecks   []*Resource[T]                   // taken out of the idle list by Recheck, to be checked (stateChecking)
+	recheck    bool                             // a goroutine is checking rechecks
+	rechecking int                              // resources taken out by Recheck and not back yet: queued or being checked
+	stats      Stat                             // cumulative counters; gauges are computed in Stat
 
 	// For AppendResources only (resources.go): touched only when a
 	// resource is asked for, made or destroyed, never on the path of an
@@ -228,8 +245,8 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 			p.mu.Unlock()
 			p.destroyAll(expired)
 			if check {
-				if !p.check(ctx, r) {
-					p.destroyAcquired(r, ReasonCheck)
+				if err := p.check(ctx, r); err != nil {
+					p.destroyAcquired(r, checkReason(err))
 					if err := ctx.Err(); err != nil {
 						return nil, err
 					}
@@ -259,8 +276,8 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 		if err != nil || !check {
 			return r, err
 		}
-		if !p.check(ctx, r) {
-			p.destroyAcquired(r, ReasonCheck)
+		if err := p.check(ctx, r); err != nil {
+			p.destroyAcquired(r, checkReason(err))
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
@@ -292,8 +309,15 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], bool, e
 		if !ok {
 			return nil, false, ErrClosed
 		}
+		if r == nil { // a permanent Constructor error, written before the send
+			err := w.err
+			w.err = nil
+			p.noteWait(w, waitFailed)
+			p.recycle(w)
+			return nil, false, err
+		}
 		check := w.check // written before the send
-		p.noteWait(w, false, false)
+		p.noteWait(w, waitServed)
 		p.recycle(w)
 		return r, check, nil
 	case <-ctx.Done():
@@ -309,15 +333,21 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], bool, e
 	p.mu.Unlock()
 	reusable := true
 	if !removed {
-		// A resource is already on its way (or the pool closed): take it and
-		// put it back, so it goes to the next waiter and is not lost.
+		// A resource is already on its way (or the pool closed, or the
+		// Constructor failed for good): take it and put it back, so it goes
+		// to the next waiter and is not lost.
 		r, ok := <-w.ch
-		if ok {
+		if r != nil {
 			r.Release()
 		}
+		w.err = nil
 		reusable = ok
 	}
-	err := p.noteWait(w, cause == nil, true)
+	outcome := waitTimedOut
+	if cause != nil {
+		outcome = waitCanceled
+	}
+	err := p.noteWait(w, outcome)
 	if reusable {
 		p.recycle(w)
 	}
@@ -350,20 +380,34 @@ func (p *Pool[T]) recycle(w *waiter[T]) {
 	p.waiterPool.Put(w)
 }
 
-// noteWait records a finished wait and, for a failed one, builds its error.
-func (p *Pool[T]) noteWait(w *waiter[T], timedOut, failed bool) error {
+// How a wait ended, for noteWait.
+type waitOutcome uint8
+
+const (
+	waitServed   waitOutcome = iota // handed a resource
+	waitFailed                      // handed a permanent Constructor error
+	waitCanceled                    // its context ended
+	waitTimedOut                    // AcquireTimeout passed
+)
+
+// noteWait records a finished wait and, for one that timed out, builds its
+// error.
+func (p *Pool[T]) noteWait(w *waiter[T], outcome waitOutcome) error {
 	waited := nowFunc().Sub(w.since)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.WaitCount++
 	p.stats.WaitDuration += waited
-	if !failed {
+	switch outcome {
+	case waitServed:
 		if !w.check {
 			p.stats.AcquireCount++ // else counted once the check passed
 		}
 		return nil
-	}
-	if !timedOut {
+	case waitFailed:
+		p.stats.PermanentErrorCount++
+		return nil
+	case waitCanceled:
 		p.stats.CanceledCount++
 		return nil // the caller builds the context's error
 	}
@@ -426,21 +470,30 @@ func (p *Pool[T]) needsCheckLocked(r *Resource[T], now time.Time) bool {
 	return p.cfg.CheckIdleAfter >= 0 && now.Sub(r.verifiedAt) >= p.cfg.CheckIdleAfter
 }
 
-// check runs Config.Check on an acquired resource and reports whether it passed.
-func (p *Pool[T]) check(ctx context.Context, r *Resource[T]) bool {
+// check runs Config.Check on an acquired resource and returns its error.
+func (p *Pool[T]) check(ctx context.Context, r *Resource[T]) error {
 	if p.cfg.CheckTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.cfg.CheckTimeout)
 		defer cancel()
 	}
 	if err := p.cfg.Check(ctx, r.value); err != nil {
-		return false
+		return err
 	}
 	now := nowFunc()
 	p.mu.Lock()
 	r.verifiedAt = now
 	p.mu.Unlock()
-	return true
+	return nil
+}
+
+// checkReason is the reason a resource that failed its check with err is
+// destroyed for.
+func checkReason(err error) DestroyReason {
+	if errors.Is(err, ErrRetire) {
+		return ReasonRetired
+	}
+	return ReasonCheck
 }
 
 // failFastLocked returns the error for an Acquire that must not wait: the
@@ -552,7 +605,18 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 	if p.closed {
 		return
 	}
-	want := p.waiters.len() - p.creating
+	// A resource being rechecked (Recheck) is back within a check's time,
+	// sooner than a new one would be made.
+	want := p.waiters.len() - p.creating - p.rechecking
+	if p.permErr != nil {
+		// After a permanent failure, only an Acquire that asks makes the
+		// pool try again: nobody would see the errors of its own attempts.
+		want = min(want, p.cfg.MaxSize-p.total)
+		if want > 0 {
+			p.startLocked(ctx, want)
+		}
+		return
+	}
 	want = max(want, p.cfg.MinSize-p.total, p.cfg.MinIdle-p.idle.len()-p.creating)
 	if !p.failSince.IsZero() {
 		// While constructions are failing, the next attempt is started (once
@@ -580,9 +644,14 @@ func (p *Pool[T]) fillLocked(ctx context.Context) {
 		}
 		want = 1
 	}
+	p.startLocked(ctx, want)
+}
+
+// startLocked starts n constructions.
+func (p *Pool[T]) startLocked(ctx context.Context, n int) {
 	cctx := context.WithoutCancel(ctx)
 	requested := nowFunc()
-	for range want {
+	for range n {
 		p.total++
 		p.creating++
 		p.dialing = append(p.dialing, requested)
@@ -621,6 +690,12 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 		p.total--
 		p.stats.CreateErrorCount++
 		p.lastErr = err
+		if p.cfg.Permanent != nil && p.cfg.Permanent(err) {
+			p.failPermanentlyLocked(err)
+			p.mu.Unlock()
+			return
+		}
+		p.permErr = nil
 		if p.failSince.IsZero() {
 			// The resource has been unreachable since this attempt was
 			// asked for, which is when its waiter started waiting: a
@@ -642,7 +717,7 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 		p.mu.Unlock()
 		return
 	}
-	p.failSince, p.lastErr, p.backoff, p.timedOut = time.Time{}, nil, 0, false
+	p.failSince, p.lastErr, p.permErr, p.backoff, p.timedOut = time.Time{}, nil, nil, 0, false
 	p.stats.CreatedCount++
 	p.stats.CreateDuration += now.Sub(start)
 	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now, allIdx: -1}
@@ -664,6 +739,22 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 	p.putLocked(r)
 	p.fillLocked(context.Background())
 	p.mu.Unlock()
+}
+
+// failPermanentlyLocked hands err, a permanent Constructor error, to every
+// waiting Acquire, and ends the retrying of an outage: the resource is not
+// coming back by itself. Whoever asks next tries again.
+func (p *Pool[T]) failPermanentlyLocked(err error) {
+	p.permErr = err
+	p.failSince, p.backoff, p.timedOut = time.Time{}, 0, false
+	if p.retry != nil {
+		p.retry.Stop()
+		p.retry = nil
+	}
+	for w := p.waiters.popFront(); w != nil; w = p.waiters.popFront() {
+		w.err = err
+		w.ch <- nil
+	}
 }
 
 // SuspectIdle marks every resource that is idle now, or in use now, to be
@@ -772,27 +863,102 @@ func (p *Pool[T]) HealthCheck() {
 	// keep their order (FIFO hands out the tail first, LIFO last).
 	slices.Reverse(checks)
 	for _, r := range checks {
-		if !p.check(p.closeCtx, r) {
-			p.destroyAcquired(r, ReasonCheck)
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.markDestroyedLocked(r, ReasonClosed)
-			p.mu.Unlock()
-			p.destructor(r)
-			continue
-		}
 		// Back where it was in idle order: at the least recently used end.
-		p.putLocked(r)
-		if r.state == stateIdle && p.idle.len() > 1 {
-			p.idle.remove(r)
-			p.idle.pushBack(r)
-		}
-		p.mu.Unlock()
+		p.checkTaken(r, true, false)
 	}
 
 	p.mu.Lock()
 	p.fillLocked(context.Background())
 	p.mu.Unlock()
+}
+
+// checkTaken checks r, which the caller took out of the idle list
+// (stateChecking; by Recheck if recheck), and gives it back: to the oldest
+// waiter or the idle list (at the least recently used end if last) when it
+// passed, to its Destructor when it failed or the pool closed meanwhile.
+func (p *Pool[T]) checkTaken(r *Resource[T], last, recheck bool) {
+	err := p.check(p.closeCtx, r)
+	p.mu.Lock()
+	if recheck {
+		p.rechecking--
+	}
+	if err != nil {
+		if p.closed {
+			p.markDestroyedLocked(r, ReasonClosed)
+		} else {
+			p.markDestroyedLocked(r, checkReason(err))
+		}
+		p.fillLocked(context.Background())
+		p.mu.Unlock()
+		p.destructor(r)
+		return
+	}
+	if p.closed {
+		p.markDestroyedLocked(r, ReasonClosed)
+		p.mu.Unlock()
+		p.destructor(r)
+		return
+	}
+	p.putLocked(r)
+	if last && r.state == stateIdle && p.idle.len() > 1 {
+		p.idle.remove(r)
+		p.idle.pushBack(r)
+	}
+	p.mu.Unlock()
+}
+
+// Recheck checks r again soon if it is idle now: it takes r out of the idle
+// list and, on a goroutine of the pool's, runs Config.Check on it and puts
+// it back or destroys it, as the health check does. Call it when something
+// may have made an idle resource unfit for its next holder. A resource that
+// is not idle (in use, being checked, destroyed) is left alone: its holder
+// sees to it. Recheck does not block; the pool's Close waits for the check
+// in progress and destroys those not begun.
+func (p *Pool[T]) Recheck(r *Resource[T]) {
+	if p.cfg.Check == nil || r == nil || r.pool != p {
+		return
+	}
+	p.mu.Lock()
+	if p.closed || r.state != stateIdle {
+		p.mu.Unlock()
+		return
+	}
+	p.idle.remove(r)
+	r.state = stateChecking
+	p.rechecks = append(p.rechecks, r)
+	p.rechecking++
+	start := !p.recheck
+	if start {
+		p.recheck = true
+		p.wg.Add(1)
+	}
+	p.mu.Unlock()
+	if start {
+		go p.recheckLoop()
+	}
+}
+
+// recheckLoop checks what Recheck queued, one resource at a time, until the
+// queue is empty or the pool closes.
+func (p *Pool[T]) recheckLoop() {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		if len(p.rechecks) == 0 || p.closed {
+			left := p.rechecks
+			p.rechecks, p.recheck = nil, false
+			p.rechecking -= len(left)
+			for _, r := range left {
+				p.markDestroyedLocked(r, ReasonClosed)
+			}
+			p.mu.Unlock()
+			p.destroyAll(left)
+			return
+		}
+		r := p.rechecks[0]
+		p.rechecks[0] = nil
+		p.rechecks = p.rechecks[1:]
+		p.mu.Unlock()
+		p.checkTaken(r, false, true)
+	}
 }

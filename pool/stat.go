@@ -11,15 +11,16 @@ type Stat struct {
 	Constructing int // constructions in flight
 	Waiting      int // Acquire calls queued for a resource
 
-	AcquireCount     int64         // successful Acquires
-	WaitCount        int64         // Acquires that had to queue, whatever their outcome
-	WaitDuration     time.Duration // total time Acquires spent queued
-	TimeoutCount     int64         // Acquires that failed on Config.AcquireTimeout
-	CanceledCount    int64         // Acquires whose context ended while queued
-	UnavailableCount int64         // Acquires that failed at once with ErrUnavailable
-	CreatedCount     int64         // resources the Constructor made
-	CreateErrorCount int64         // Constructor calls that failed
-	CreateDuration   time.Duration // total time of successful Constructor calls
+	AcquireCount        int64         // successful Acquires
+	WaitCount           int64         // Acquires that had to queue, whatever their outcome
+	WaitDuration        time.Duration // total time Acquires spent queued
+	TimeoutCount        int64         // Acquires that failed on Config.AcquireTimeout
+	CanceledCount       int64         // Acquires whose context ended while queued
+	UnavailableCount    int64         // Acquires that failed at once with ErrUnavailable
+	PermanentErrorCount int64         // Acquires that failed with a permanent Constructor error (Config.Permanent)
+	CreatedCount        int64         // resources the Constructor made
+	CreateErrorCount    int64         // Constructor calls that failed
+	CreateDuration      time.Duration // total time of successful Constructor calls
 
 	// Destroyed counts destroyed resources by reason; index it with a
 	// DestroyReason, or use DestroyedCount.
