@@ -421,3 +421,37 @@ var class, identChar = func() (class [256]uint8, identChar [256]bool) {
 	}
 	return class, identChar
 }()
+
+// Split returns the statements of text, cut at each semicolon that is not
+// inside a string literal, a quoted identifier, a dollar-quoted string or a
+// comment, read by the rules Sanitize reads them by. Each statement is
+// trimmed of white space, and empty ones are dropped; the text of each is
+// otherwise kept as written, comments included. Split knows no grammar, so
+// a compound statement with semicolons inside it (a trigger's BEGIN ... END)
+// must be given on its own.
+func Split(text string, o Options) []string {
+	var out []string
+	s := sanitizer{src: text, mysql: o.DoubleQuotedStrings}
+	start := 0
+	cut := func(end int) {
+		if stmt := strings.Trim(text[start:end], space); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	for i := 0; i < len(text); {
+		switch {
+		case text[i] == ';':
+			cut(i)
+			i++
+			start = i
+		case class[text[i]] == word:
+			i = s.word(i)
+		case class[text[i]] == token:
+			i = s.token(i)
+		default:
+			i++
+		}
+	}
+	cut(len(text))
+	return out
+}

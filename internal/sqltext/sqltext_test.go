@@ -1,6 +1,7 @@
 package sqltext
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -323,4 +324,29 @@ func BenchmarkSanitize(b *testing.B) {
 			Sanitize(clean, pg)
 		}
 	})
+}
+
+func TestSplitCutsAtSemicolonsOutsideQuotesAndComments(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		mysql bool
+		want  []string
+	}{
+		{"SET a = 1", false, []string{"SET a = 1"}},
+		{" SET a = 1 ;; SET b = 2; ", false, []string{"SET a = 1", "SET b = 2"}},
+		{"SELECT ';'; SELECT \"a;b\"", false, []string{"SELECT ';'", `SELECT "a;b"`}},
+		{"SELECT 1 -- a;b\n; SELECT /* ; */ 2", false, []string{"SELECT 1 -- a;b", "SELECT /* ; */ 2"}},
+		{"DO $$BEGIN PERFORM 1; END$$; SET x = 'y'", false, []string{"DO $$BEGIN PERFORM 1; END$$", "SET x = 'y'"}},
+		{"DO $f$ ; $f$", false, []string{"DO $f$ ; $f$"}},
+		{"SELECT E'\\';'; SELECT 2", false, []string{"SELECT E'\\';'", "SELECT 2"}},
+		{"SET @a = 'x\\';y'; SET @b = \"c;d\"# e;f\n", true, []string{"SET @a = 'x\\';y'", "SET @b = \"c;d\"# e;f"}},
+		{"SELECT `a;b` FROM t", true, []string{"SELECT `a;b` FROM t"}},
+		{"SELECT 'unterminated; SET b = 1", false, []string{"SELECT 'unterminated; SET b = 1"}},
+		{"  ; ", false, nil},
+	} {
+		got := Split(tc.in, Options{DoubleQuotedStrings: tc.mysql})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Split(%q, mysql=%v): got %q, want %q", tc.in, tc.mysql, got, tc.want)
+		}
+	}
 }
