@@ -42,6 +42,14 @@ type conn struct {
 	pc   *pconn                 // res.Value(), when bound
 	last *pool.Resource[*pconn] // the one bound last, preferred at the next bind
 
+	// A database that lives in its connection (ps.scoped) keeps its
+	// physical connection for the logical connection's whole life: pinned
+	// holds it between hand-outs, and lost says it failed (errScopedLost).
+	pinned *pool.Resource[*pconn]
+	lost   bool
+
+	touched []touch // the physical sessions used since their last reset (session.go)
+
 	broken        bool         // an operation on the binding failed at the connection level
 	inTx          bool         // a transaction is open on the binding
 	argsUnchecked bool         // CheckNamedValue accepted arguments unconverted; convert them on use
@@ -85,8 +93,11 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 	if c.closed {
 		return nil, driver.ErrBadConn
 	}
+	if c.lost {
+		return nil, errScopedLost
+	}
 	for {
-		res, err := c.ps.pool.AcquirePreferred(ctx, c.last)
+		res, err := c.acquire(ctx)
 		if err != nil {
 			c.argsUnchecked = false
 			return nil, err
@@ -97,11 +108,26 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 			// ErrBadConn; so do we.
 			if pc.resetter != nil {
 				if err := pc.resetter.ResetSession(ctx); errors.Is(err, driver.ErrBadConn) {
-					res.Destroy()
+					if c.lose(res); c.lost {
+						return nil, errScopedLost
+					}
+					continue
+				}
+			}
+		}
+		if c.ps.resets {
+			if pc.mustReset(c) {
+				if err := c.ps.resetBound(ctx, pc); err != nil {
+					if errors.Is(err, pool.ErrRetire) {
+						res.Retire()
+					} else {
+						res.Destroy()
+					}
 					c.last = nil
 					continue
 				}
 			}
+			c.noteUse(res, pc)
 		}
 		if checkBindings {
 			pc.claim(c)
@@ -118,6 +144,33 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 			pc.leak.Begin(res.AcquiredAt(), c.acquireStack())
 		}
 		return pc, nil
+	}
+}
+
+// acquire takes the physical connection for a bind: the pinned one of a
+// connection-scoped database, else one from the pool, preferring the one
+// bound last. The acquire honours ctx and pool_acquire_timeout; an acquire
+// timeout names who holds the connections, with leak detection on.
+func (c *conn) acquire(ctx context.Context) (*pool.Resource[*pconn], error) {
+	if res := c.pinned; res != nil {
+		c.pinned = nil
+		return res, nil
+	}
+	res, err := c.ps.pool.AcquirePreferred(ctx, c.last)
+	if err != nil && errors.Is(err, ErrAcquireTimeout) {
+		err = c.ps.withHolders(err)
+	}
+	return res, err
+}
+
+// lose destroys a physical connection that turned out broken at bind.
+// A connection-scoped database is lost with it.
+func (c *conn) lose(res *pool.Resource[*pconn]) {
+	res.Destroy()
+	c.last = nil
+	if c.ps.scoped {
+		c.lost = true
+		c.ps.logger().Warn("sqlpool: the connection of an in-memory database failed; its data is lost", "pool", c.ps.name)
 	}
 }
 
@@ -190,6 +243,7 @@ func (c *conn) unbind() {
 			c.bindStmts = c.bindStmts[:0]
 			c.res, c.pc, c.last = nil, nil, nil
 			c.broken, c.inTx = false, false
+			c.lost = c.ps.scoped // its database went with the connection
 			return
 		}
 		c.exit()
@@ -198,18 +252,28 @@ func (c *conn) unbind() {
 		s.close()
 	}
 	c.bindStmts = c.bindStmts[:0]
-	destroy := c.broken || c.inTx || pc.invalid()
+	// A transaction left open makes the session's state unknown; but a
+	// connection-scoped database's session is the database, kept as the
+	// raw driver would keep it.
+	destroy := c.broken || pc.invalid() || c.inTx && !c.ps.scoped
 	if checkBindings {
 		pc.unclaim(c)
 	}
 	c.res, c.pc = nil, nil
 	c.broken, c.inTx = false, false
-	if destroy {
-		res.Destroy()
-		c.last = nil
-		return
+	switch {
+	case destroy:
+		c.lose(res)
+	case c.ps.scoped:
+		c.pinned = res
+	default:
+		res.Release()
+		if pc.dirty.Load() {
+			// A logical connection that used the session was closed while
+			// this one held it: reset it now, not at the next hand-out.
+			c.ps.pool.Recheck(res)
+		}
 	}
-	res.Release()
 }
 
 // noteErr inspects an operation's error. A connection-level failure (the
@@ -241,7 +305,10 @@ func (c *conn) noteErr(ctx context.Context, err error) error {
 // would reuse it. A driver that is a Validator (lib/pq, go-sql-driver/mysql)
 // marks itself invalid when an interruption broke it; pgx closes itself.
 func (c *conn) noteInterrupted(ctx context.Context) {
-	if ctx.Err() != nil && c.pc.validator == nil {
+	// A connection-scoped database is never given up for this: the
+	// connection is the database, and SQLite, in process, has no protocol
+	// to fall out of step with.
+	if ctx.Err() != nil && c.pc.validator == nil && !c.ps.scoped {
 		c.broken = true
 	}
 }
@@ -474,17 +541,26 @@ func (c *conn) ResetSession(ctx context.Context) error {
 // valid until it is closed.
 func (c *conn) IsValid() bool {
 	c.unbind()
-	return !c.closed
+	return !c.closed && !c.lost
 }
 
 // Close gives back any bound physical connection. It never closes a physical
-// connection that works: the pool owns those.
+// connection that works, the pool owns those; but every session the logical
+// connection used is reset before anyone uses it again (session.go), and a
+// connection-scoped database's connection, its database, is closed with it.
 func (c *conn) Close() error {
 	if c.closed {
 		return nil
 	}
 	c.unbind()
 	c.closed = true
+	if res := c.pinned; res != nil {
+		c.pinned = nil
+		res.Retire()
+	}
+	if len(c.touched) > 0 {
+		c.forgetSessions()
+	}
 	if c.ownsConnector {
 		return c.ctr.Close()
 	}

@@ -28,10 +28,13 @@ var (
 )
 
 // poolState is one pool of physical connections and what it needs to make
-// them. Connectors opened with the same DSN share one.
+// them. Connectors share one only when asked to (pool_share, pool_name).
 type poolState struct {
 	name      string
 	innerName string
+	kind      driverKind
+	scoped    bool // the database lives in its connection (kind.connScoped): each logical connection pins a physical one
+	resets    bool // sessions are reset before they serve a logical connection that must not see them (session.go)
 	cfg       config
 	inner     driver.Connector
 	pool      *pool.Pool[*pconn]
@@ -40,9 +43,16 @@ type poolState struct {
 	// resolveSystem: the first dial asks a MySQL-protocol server whether it is MariaDB.
 	resolveSystem atomic.Bool
 	secrets       []string // passwords in the inner DSN, scrubbed from dial errors
+	initSQL       []string // pool_init_sql as the Execs that run it (initBatches)
+	// The server's bound on each connection's statement cache (MySQL's
+	// max_prepared_stmt_count shared out), plus one; 0 while unknown.
+	stmtLimit     atomic.Int64
+	stmtLimitOnce sync.Once
+	resetCount    atomic.Int64
 
-	key  string // registry key; "" for connectors made by NewConnector or Wrap
-	refs int    // open Connectors; guarded by registry.mu
+	key      string // registry key; "" for a pool of one connector's own
+	identity string // driver name and DSN of a shared pool, which every sharer must have
+	refs     int    // open Connectors of a shared pool; guarded by registry.mu
 
 	// For Snapshot (snapshot.go).
 	target  dbtarget.Target // the database, as the DSN names it; no user or password
@@ -53,14 +63,25 @@ type poolState struct {
 
 var poolSeq atomic.Int64
 
-// secrets are the passwords in the inner DSN, set before the pool's first
-// dial (pool_min_conns dials at once).
-func newPoolState(innerName string, inner driver.Connector, cfg config, target dbtarget.Target, secrets []string) (*poolState, error) {
-	ps := &poolState{innerName: innerName, cfg: cfg, inner: inner, name: cfg.name, secrets: secrets, target: target}
-	if ps.name == "" {
-		ps.name = fmt.Sprintf("%s#%d", innerName, poolSeq.Add(1))
+// poolOrigin is what a pool knows of its database before it dials.
+type poolOrigin struct {
+	innerName string          // the inner driver's name; for Wrap, the type of its driver
+	kind      driverKind      // what the inner driver is
+	scoped    bool            // the database lives in its connection
+	target    dbtarget.Target // the database, as the DSN names it
+	secrets   []string        // the passwords in the inner DSN, set before the first dial (pool_min_conns dials at once)
+}
+
+func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState, error) {
+	ps := &poolState{
+		innerName: o.innerName, kind: o.kind, scoped: o.scoped, resets: resetsSessions(&cfg, o), cfg: cfg, inner: inner,
+		name: cfg.name, secrets: o.secrets, target: o.target,
 	}
-	if err := ps.newTelemetry(target); err != nil {
+	if ps.name == "" {
+		ps.name = fmt.Sprintf("%s#%d", o.innerName, poolSeq.Add(1))
+	}
+	ps.initSQL = initBatches(o.kind, cfg.initSQL)
+	if err := ps.newTelemetry(o.target); err != nil {
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}
 	// Before the pool, whose first dials (pool_min_conns) track their
@@ -71,6 +92,7 @@ func newPoolState(innerName string, inner driver.Connector, cfg config, target d
 	p, err := pool.New(pool.Config[*pconn]{
 		Name:              ps.name,
 		Constructor:       ps.dial,
+		Permanent:         func(err error) bool { return permanentDialError(ps.kind, err) },
 		Destructor:        (*pconn).close,
 		Check:             ps.ping,
 		MaxSize:           cfg.maxConns,
@@ -121,9 +143,13 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		ps.dialed(ctx, ic, sp.Elapsed())
 		sp.End(ctx, nil)
 	}
+	if err := ps.initSession(ctx, ic); err != nil {
+		ic.Close()
+		return nil, redactError(err, ps.secrets)
+	}
 	pc := newPconn(ic, ps)
-	if ps.cfg.stmtCacheSize > 0 {
-		pc.stmts = newStmtCache(ps.cfg.stmtCacheSize)
+	if n := ps.stmtCacheSize(ctx, ic); n > 0 {
+		pc.stmts = newStmtCache(n)
 	}
 	if ps.leak != nil {
 		ps.leak.Track(&pc.leak, pc.reclaim)
@@ -189,6 +215,11 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 	if pc.validator != nil && !pc.validator.IsValid() {
 		return driver.ErrBadConn
 	}
+	if pc.dirty.Load() {
+		// The session must be reset before its next hand-out: the reset is a
+		// round trip that proves the connection works, as the ping would.
+		return ps.resetSession(ctx, pc)
+	}
 	var f func(context.Context) error
 	if p, ok := pc.inner.(driver.Pinger); ok {
 		f = p.Ping
@@ -227,7 +258,14 @@ type pconn struct {
 	ps    *poolState
 	id    uint64     // numbers the pool's physical connections from 1 (Snapshot); set before the pool has it
 	stmts *stmtCache // nil when pool_stmt_cache_size=0
-	used  bool       // bound before: reset the session at the next bind
+	used  bool       // bound before: call the driver's ResetSession at the next bind
+
+	// The session (session.go). dirty and gen are read by logical
+	// connections that used the session and are closing; owner only by the
+	// holder.
+	dirty atomic.Bool   // a logical connection that used the session was closed: reset it before its next use
+	gen   atomic.Uint64 // counts the session's resets: a use of it is of one generation
+	owner *Connector    // whose logical connections used the session since its last reset; nil if none
 
 	// pinging is set when a ping overran its deadline and was given up
 	// while the driver still ran it: it receives the ping's result once the
@@ -301,7 +339,12 @@ type Connector struct {
 // parameters. Use it with sql.OpenDB; DB.Close closes the pool.
 func NewConnector(dsn string, opts ...Option) (*Connector, error) {
 	d := &Driver{name: DriverName, opts: opts}
-	ps, err := d.newPoolState(dsn)
+	spec, err := d.parse(dsn)
+	if err != nil {
+		return nil, err
+	}
+	spec.cfg.share = false // a pool of its own, always
+	ps, err := spec.open()
 	if err != nil {
 		return nil, err
 	}
@@ -322,8 +365,10 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	k := kindOf(inner.Driver())
+	cfg.forDriver(k)
 	name := fmt.Sprintf("%T", inner.Driver())
-	ps, err := newPoolState(name, inner, cfg, dbtarget.Target{System: systemOfDriverType(name)}, nil)
+	ps, err := newPoolState(poolOrigin{innerName: name, kind: k, target: dbtarget.Target{System: k.system()}}, inner, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -385,10 +430,16 @@ type Stat struct {
 	// pool_leak_threshold (each once). Those reclaimed are counted in
 	// Destroyed, as pool.ReasonReclaimed.
 	Leaks int64
+
+	// Resets counts the sessions reset by a statement before they served
+	// a logical connection that must not see their state
+	// (pool_reset_session). Those replaced by a new connection instead are
+	// counted in Destroyed, as pool.ReasonRetired.
+	Resets int64
 }
 
 func (ps *poolState) stat() Stat {
-	s := Stat{Name: ps.name, Stat: ps.pool.Stat()}
+	s := Stat{Name: ps.name, Stat: ps.pool.Stat(), Resets: ps.resetCount.Load()}
 	if ps.leak != nil {
 		s.Leaks = ps.leak.Leaks()
 	}

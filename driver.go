@@ -14,8 +14,9 @@
 //
 // The DSN is the inner driver's name, a colon, and the inner driver's own DSN
 // with pool_* parameters added (URL query form or keyword=value form); they
-// are removed before the inner driver sees the DSN. Every sql.DB opened with
-// the same DSN shares one pool, and the last DB.Close closes it.
+// are removed before the inner driver sees the DSN. Each sql.DB has a pool
+// of its own, which DB.Close closes; sql.DBs opened with the same DSN share
+// one with pool_share=true or an explicit pool_name.
 //
 // database/sql keeps its own free list of connections; sqlpool hands it cheap
 // logical connections that borrow a physical connection from the pool on
@@ -81,68 +82,132 @@ func (d *Driver) Open(dsn string) (driver.Conn, error) {
 }
 
 // OpenConnector parses dsn, validates its pool settings and the inner
-// driver's DSN, and returns a connector on the pool shared by every
-// connector opened with the same driver name and DSN. It does not dial.
+// driver's DSN, and returns a connector on a new pool, which the
+// connector's Close (DB.Close) closes. With pool_share=true, or an explicit
+// pool_name, connectors opened with the same driver name and DSN share one
+// pool instead, closed with the last of them. It does not dial.
 func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
-	key := d.name + "\x00" + dsn
-	if c := d.sharedConnector(key); c != nil {
-		return c, nil
-	}
-	// Build outside the registry's lock: opening the inner driver goes
-	// through sql.Open, which may come back here.
-	ps, err := d.newPoolState(dsn)
+	spec, err := d.parse(dsn)
 	if err != nil {
 		return nil, err
 	}
-	registry.mu.Lock()
-	if other := registry.pools[key]; other != nil {
-		// Another Open of the same DSN won the race: share its pool.
-		other.refs++
-		registry.mu.Unlock()
-		ps.close()
-		return &Connector{ps: other, drv: d}, nil
+	key, identity := spec.shareKey(), d.name+"\x00"+dsn
+	if key == "" {
+		ps, err := spec.open()
+		if err != nil {
+			return nil, err
+		}
+		return &Connector{ps: ps, drv: d}, nil
 	}
-	ps.key, ps.refs = key, 1
-	registry.pools[key] = ps
-	registry.mu.Unlock()
-	return &Connector{ps: ps, drv: d}, nil
+	for {
+		if c, err := d.sharedConnector(key, identity); c != nil || err != nil {
+			return c, err
+		}
+		// Build outside the registry's lock: opening the inner driver goes
+		// through sql.Open, which may come back here.
+		ps, err := spec.open()
+		if err != nil {
+			return nil, err
+		}
+		if ps.scoped {
+			// A database that lives in its connection is never shared; an
+			// explicit pool_name only names it (pool_share=true was refused).
+			return &Connector{ps: ps, drv: d}, nil
+		}
+		registry.mu.Lock()
+		if registry.pools[key] != nil {
+			// Another Open of the same DSN won the race: share its pool.
+			registry.mu.Unlock()
+			ps.close()
+			continue
+		}
+		ps.key, ps.identity, ps.refs = key, identity, 1
+		registry.pools[key] = ps
+		registry.mu.Unlock()
+		return &Connector{ps: ps, drv: d}, nil
+	}
 }
 
-// sharedConnector returns a connector on the open pool registered under key,
-// or nil.
-func (d *Driver) sharedConnector(key string) *Connector {
+// sharedConnector returns a connector on the open pool registered under
+// key, or nil if there is none. identity is the driver name and DSN of the
+// caller: a pool_name already in use by another DSN is an error.
+func (d *Driver) sharedConnector(key, identity string) (*Connector, error) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	ps := registry.pools[key]
 	if ps == nil {
-		return nil
+		return nil, nil
+	}
+	if ps.identity != identity {
+		return nil, fmt.Errorf("sqlpool: pool_name %q is the name of an open pool with another DSN; sql.DBs share a pool by name only with the same DSN, so give this one another pool_name", echoParam(ps.cfg.name))
 	}
 	ps.refs++
-	return &Connector{ps: ps, drv: d}
+	return &Connector{ps: ps, drv: d}, nil
 }
 
-func (d *Driver) newPoolState(dsn string) (*poolState, error) {
+// poolSpec is a parsed DSN: what a new pool is made of.
+type poolSpec struct {
+	dsn       string // as given to sql.Open
+	innerName string
+	clean     string // the inner DSN, pool_* parameters removed
+	cfg       config
+	drv       *Driver
+}
+
+// parse splits and checks dsn without opening anything.
+func (d *Driver) parse(dsn string) (poolSpec, error) {
 	innerName, innerDSN := d.inner, dsn
 	if innerName == "" {
 		var err error
 		if innerName, innerDSN, err = splitDSN(dsn); err != nil {
-			return nil, err
+			return poolSpec{}, err
 		}
 	}
-	cfg, cleanDSN, err := buildConfig(innerName, innerDSN, d.opts)
+	cfg, clean, err := buildConfig(innerDSN, d.opts)
+	if err != nil {
+		return poolSpec{}, err
+	}
+	return poolSpec{dsn: dsn, innerName: innerName, clean: clean, cfg: cfg, drv: d}, nil
+}
+
+// shareKey is the registry key of a pool to be shared: by pool_name if one
+// is given, else by driver name and DSN with pool_share=true; "" for a pool
+// of its own.
+func (s *poolSpec) shareKey() string {
+	switch {
+	case s.cfg.name != "":
+		return "name\x00" + s.cfg.name
+	case s.cfg.share:
+		return "dsn\x00" + s.drv.name + "\x00" + s.dsn
+	}
+	return ""
+}
+
+// open opens the inner driver and makes the pool.
+func (s *poolSpec) open() (*poolState, error) {
+	inner, drv, err := openInner(s.innerName, s.clean)
 	if err != nil {
 		return nil, err
 	}
-	inner, err := openInner(innerName, cleanDSN)
-	if err != nil {
-		return nil, err
+	k := kindOf(drv)
+	s.cfg.forDriver(k)
+	scoped := k.connScoped(s.clean)
+	if scoped && s.cfg.share {
+		return nil, fmt.Errorf("sqlpool: pool_share=true: this %s database lives in its connection and dies with it, so no two sql.DBs can share it; drop pool_share and pass one *sql.DB around", s.innerName)
 	}
-	return newPoolState(innerName, inner, cfg, dbtarget.Parse(innerName, cleanDSN), secretsIn(cleanDSN))
+	return newPoolState(poolOrigin{
+		innerName: s.innerName,
+		kind:      k,
+		scoped:    scoped,
+		target:    dbtarget.Parse(k.dsnDialect(s.innerName), s.clean),
+		secrets:   secretsIn(s.clean),
+	}, inner, s.cfg)
 }
 
 // buildConfig applies defaults, then opts, then the DSN's pool_* parameters,
-// and validates the result.
-func buildConfig(innerName, innerDSN string, opts []Option) (config, string, error) {
+// and validates the result. The inner driver's own defaults (forDriver)
+// come once it is known.
+func buildConfig(innerDSN string, opts []Option) (config, string, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		o(&cfg)
@@ -154,7 +219,6 @@ func buildConfig(innerName, innerDSN string, opts []Option) (config, string, err
 	if err := cfg.applyParams(params); err != nil {
 		return cfg, "", err
 	}
-	cfg.forDriver(innerName)
 	if err := cfg.validate(); err != nil {
 		return cfg, "", err
 	}
@@ -172,35 +236,35 @@ var importHints = map[string]string{
 }
 
 // openInner resolves the inner driver by name and returns its connector for
-// dsn. Errors never contain the DSN's password.
-func openInner(name, dsn string) (driver.Connector, error) {
+// dsn, and the driver. Errors never contain the DSN's password.
+func openInner(name, dsn string) (driver.Connector, driver.Driver, error) {
 	if !slices.Contains(sql.Drivers(), name) {
 		hint := "import the package that registers it"
 		if imp, ok := importHints[name]; ok {
 			hint = fmt.Sprintf("add the import _ %q", imp)
 		}
-		return nil, fmt.Errorf("sqlpool: no database/sql driver named %q is registered; %s (registered: %s)",
+		return nil, nil, fmt.Errorf("sqlpool: no database/sql driver named %q is registered; %s (registered: %s)",
 			name, hint, strings.Join(slices.DeleteFunc(sql.Drivers(), func(n string) bool { return n == name }), ", "))
 	}
 	// database/sql has no lookup of a driver by name but sql.Open, which
 	// neither dials nor starts more than one goroutine that Close stops.
 	db, err := sql.Open(name, dsn)
 	if err != nil {
-		return nil, redactError(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), secretsIn(dsn))
+		return nil, nil, redactError(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), secretsIn(dsn))
 	}
 	drv := db.Driver()
 	db.Close()
 	if _, ok := drv.(*Driver); ok {
-		return nil, fmt.Errorf("sqlpool: the inner driver %q is sqlpool itself; name the driver sqlpool should wrap", name)
+		return nil, nil, fmt.Errorf("sqlpool: the inner driver %q is sqlpool itself; name the driver sqlpool should wrap", name)
 	}
 	if dc, ok := drv.(driver.DriverContext); ok {
 		c, err := dc.OpenConnector(dsn)
 		if err != nil {
-			return nil, redactError(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), secretsIn(dsn))
+			return nil, nil, redactError(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), secretsIn(dsn))
 		}
-		return c, nil
+		return c, drv, nil
 	}
-	return dsnConnector{drv: drv, dsn: dsn}, nil
+	return dsnConnector{drv: drv, dsn: dsn}, drv, nil
 }
 
 // dsnConnector is database/sql's own adapter for drivers without
@@ -213,11 +277,12 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
-// registry holds the pools of connectors opened by DSN, so that every sql.DB
-// opened with the same DSN shares one pool.
+// registry holds the shared pools (pool_share=true, or an explicit
+// pool_name), so that every sql.DB opened with the same DSN, or name,
+// shares one.
 var registry = struct {
 	mu    sync.Mutex
-	pools map[string]*poolState // by driver name and DSN; guarded by mu
+	pools map[string]*poolState // by poolSpec.shareKey; guarded by mu
 }{pools: map[string]*poolState{}}
 
 // ErrAcquireTimeout is wrapped by the error an operation returns when no

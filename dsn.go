@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/sqltext"
 	"github.com/sqlpool/sqlpool/tracing"
 )
 
@@ -75,7 +76,7 @@ func SplitDSN(dsn string) (driverName, innerDSN string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	_, clean, err := buildConfig(name, inner, nil)
+	_, clean, err := buildConfig(inner, nil)
 	if err != nil {
 		// buildConfig quotes only pool_* names and values; a password
 		// can still get into one through a broken quote or escape.
@@ -460,6 +461,10 @@ var poolParams = map[string]poolParam{
 	"pool_tracing":                  {kind: kindBool, example: "false", setBool: func(c *config, b bool) { c.tracingOff = !b }},
 	"pool_trace_query_text":         {kind: kindQueryText, example: "sanitized", setStr: func(c *config, s string) { c.queryText, _ = tracing.ParseQueryText(s) }},
 	"pool_sqlcommenter":             {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.sqlCommenter = b }},
+	"pool_share":                    {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.share = b }},
+	"pool_reset_session":            {kind: kindBool, example: "false", setBool: func(c *config, b bool) { c.resetSession = b }},
+	"pool_reset_query":              {kind: kindString, example: "DISCARD ALL", setStr: func(c *config, s string) { c.resetQuery = s }},
+	"pool_init_sql":                 {kind: kindString, example: "SET search_path = app", setStr: func(c *config, s string) { c.initSQL = []string{s} }},
 }
 
 // poolParamNames is poolParams' keys, sorted, for error messages.
@@ -486,8 +491,9 @@ func (c *config) applyParams(params []dsnParam) error {
 		seen[p.key] = true
 
 		// An empty pool_validation_query is allowed: it is the default,
-		// "use driver.Pinger only", and overrides WithValidationQuery.
-		if p.value == "" && p.key != "pool_validation_query" {
+		// "use driver.Pinger only", and overrides WithValidationQuery; so is
+		// an empty pool_reset_query, the database's own reset.
+		if p.value == "" && p.key != "pool_validation_query" && p.key != "pool_reset_query" {
 			switch def.kind {
 			case kindReuse:
 				return fmt.Errorf("sqlpool: %s has no value; write %s=lifo or %s=fifo", p.key, p.key, p.key)
@@ -522,6 +528,9 @@ func (c *config) applyParams(params []dsnParam) error {
 			}
 			def.setDur(c, d)
 		case kindString:
+			if p.key == "pool_init_sql" && len(sqltext.Split(p.value, sqltext.Options{})) == 0 {
+				return fmt.Errorf(`sqlpool: pool_init_sql holds no statement; give the statements every new session runs, separated by ";"`)
+			}
 			def.setStr(c, p.value)
 		case kindReuse:
 			if p.value != "lifo" && p.value != "fifo" {
@@ -845,6 +854,30 @@ type redactedError struct {
 }
 
 func (e *redactedError) Error() string { return e.msg }
+
+// GoString is what %#v prints: the message only, never the original or
+// the secrets.
+func (e *redactedError) GoString() string {
+	return fmt.Sprintf("&sqlpool.redactedError{msg:%q}", e.msg)
+}
+
+// showsSecret reports whether err, or an error it wraps, shows a secret
+// where its message does not: in its fields, as %#v prints them (pgx's
+// *pgconn.ParseConfigError masks the password in its message but keeps
+// the connection string in a field).
+func showsSecret(err error, secrets []string) bool {
+	return anyInChain(err, func(e error) bool {
+		if _, ok := e.(*redactedError); ok {
+			return false
+		}
+		for _, form := range []string{e.Error(), fmt.Sprintf("%#v", e), fmt.Sprintf("%+v", e)} {
+			if _, changed := redactString(form, secrets); changed {
+				return true
+			}
+		}
+		return false
+	})
+}
 func (e *redactedError) Unwrap() error { return redactError(errors.Unwrap(e.err), e.secrets) }
 
 // redactedErrors is a redactedError whose original wraps several errors.
@@ -862,15 +895,16 @@ func (e *redactedErrors) Unwrap() []error {
 }
 
 // redactError returns err with every secret replaced by "xxxxx" in its
-// message. nil stays nil, and an error whose message holds no secret is
-// returned unchanged.
+// message. nil stays nil, and an error that shows no secret, in its message
+// or as %#v prints it or any error it wraps, is returned unchanged: the
+// driver's own error value, for errors.As and type assertions.
 func redactError(err error, secrets []string) error {
-	if err == nil {
-		return nil
+	if err == nil || len(secrets) == 0 {
+		return err
 	}
 	msg := err.Error()
 	red, changed := redactString(msg, secrets)
-	if !changed {
+	if !changed && !showsSecret(err, secrets) {
 		return err
 	}
 	e := redactedError{msg: red, err: err, secrets: secrets}

@@ -1,13 +1,17 @@
 package sqlpool
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/sqlpool/sqlpool/internal/sqltext"
 	"github.com/sqlpool/sqlpool/leakdetect"
@@ -40,7 +44,7 @@ func (ps *poolState) newDetector() error {
 	if ps.cfg.leakThreshold <= 0 {
 		return nil
 	}
-	opts := sqltext.Options{DoubleQuotedStrings: doubleQuotedStrings(ps.innerName), MaxLen: reportedQueryLen}
+	opts := sqltext.Options{DoubleQuotedStrings: ps.kind.doubleQuotedStrings(), MaxLen: reportedQueryLen}
 	d, err := leakdetect.New(leakdetect.Config{
 		Threshold: ps.cfg.leakThreshold,
 		Pool:      ps.name,
@@ -55,13 +59,6 @@ func (ps *poolState) newDetector() error {
 	}
 	ps.leak = d
 	return nil
-}
-
-// doubleQuotedStrings reports whether the inner driver's database reads
-// "..." as a string rather than an identifier (MySQL and MariaDB do, unless
-// ANSI_QUOTES is set): such text is sanitized as a literal.
-func doubleQuotedStrings(innerName string) bool {
-	return innerName == "mysql" || strings.Contains(innerName, "mysql.")
 }
 
 // The kinds of stack a logical connection holds in hstack.
@@ -234,4 +231,66 @@ func dbPool(ctx context.Context, db *sql.DB, fn string) (*poolState, error) {
 		return nil
 	})
 	return ps, err
+}
+
+// maxHolderLines bounds the lines an acquire-timeout error names.
+const maxHolderLines = 5
+
+// withHolders adds to err, an acquire timeout, who holds the pool's
+// connections, from leak detection: the holds grouped by the line of the
+// application that took them, most connections first, "held: 3 by
+// orders.go:88 (longest 1m50s), 1 by report.go:40 (12s)". Only file names
+// and lines: no statement, no argument. Without leak detection err is
+// returned as it is.
+func (ps *poolState) withHolders(err error) error {
+	if ps.leak == nil {
+		return err
+	}
+	type holder struct {
+		at      string
+		n       int
+		longest time.Duration
+	}
+	var hs []holder
+	for _, r := range ps.leak.Held(0) {
+		at := "an unknown line"
+		if r.AcquiredAt != "" {
+			at = filepath.Base(r.AcquiredAt)
+		}
+		i := slices.IndexFunc(hs, func(h holder) bool { return h.at == at })
+		if i < 0 {
+			hs = append(hs, holder{at: at})
+			i = len(hs) - 1
+		}
+		hs[i].n++
+		hs[i].longest = max(hs[i].longest, r.HeldFor)
+	}
+	if len(hs) == 0 {
+		return err
+	}
+	slices.SortStableFunc(hs, func(a, b holder) int {
+		return cmp.Or(cmp.Compare(b.n, a.n), cmp.Compare(b.longest, a.longest))
+	})
+	var b strings.Builder
+	b.WriteString("held: ")
+	for i, h := range hs {
+		if i == maxHolderLines {
+			rest := 0
+			for _, h := range hs[i:] {
+				rest += h.n
+			}
+			fmt.Fprintf(&b, ", %d more by %d other lines", rest, len(hs)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		longest := h.longest.Round(time.Millisecond)
+		if h.n > 1 {
+			fmt.Fprintf(&b, "%d by %s (longest %v)", h.n, h.at, longest)
+		} else {
+			fmt.Fprintf(&b, "1 by %s (%v)", h.at, longest)
+		}
+	}
+	return fmt.Errorf("%w; %s", err, b.String())
 }

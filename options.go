@@ -1,9 +1,12 @@
 package sqlpool
 
 import (
+	"context"
+	"database/sql/driver"
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -16,7 +19,8 @@ import (
 // config holds a pool's settings. The zero value is not meaningful: start
 // from defaultConfig, apply Options, then DSN parameters, then validate.
 type config struct {
-	name                  string                  // pool_name; "" means derived from the DSN
+	name                  string                  // pool_name; "" means derived from the DSN. Set: sql.Opens of the same DSN and name share one pool
+	share                 bool                    // pool_share: sql.Opens of the same DSN share one pool
 	maxConns              int                     // pool_max_conns, 1..maxPoolConns
 	maxConnsSet           bool                    // maxConns was set explicitly; else it is defaultMaxConns()
 	minConns              int                     // pool_min_conns, 0..maxConns
@@ -37,6 +41,12 @@ type config struct {
 	stmtCacheSize         int                     // pool_stmt_cache_size; 0 means statements live only for one hand-out
 	stmtCacheSet          bool                    // stmtCacheSize was set explicitly; else it depends on the inner driver
 	logger                *slog.Logger            // Go only; nil means slog.Default()
+
+	// Sessions (session.go).
+	resetSession bool                                           // pool_reset_session: reset a session before it serves a connection that must not see it
+	resetQuery   string                                         // pool_reset_query; "" means the database's own reset (PostgreSQL: DISCARD ALL; others: a new connection)
+	initSQL      []string                                       // pool_init_sql: statements run on every new session, in order; nil means none
+	afterConnect func(ctx context.Context, c driver.Conn) error // Go only; nil means none; runs after initSQL
 
 	// OpenTelemetry (tracing.go).
 	tracingOff     bool                 // pool_tracing=false: no spans, no metrics
@@ -70,8 +80,11 @@ const (
 // starting them.
 const maxPoolConns = 100000
 
-// defaultMaxConns is pgxpool's default: max(4, runtime.NumCPU()).
-func defaultMaxConns() int { return max(4, runtime.NumCPU()) }
+// defaultMaxConns is HikariCP's default, 10, or the number of CPUs where
+// there are more (pgxpool's max(4, NumCPU) throttled code that ran on
+// database/sql's unlimited default into timeouts: a goroutine holding five
+// Rows at once).
+func defaultMaxConns() int { return max(10, runtime.NumCPU()) }
 
 func defaultConfig() config {
 	return config{
@@ -84,6 +97,7 @@ func defaultConfig() config {
 		pingTimeout:       defaultPingTimeout,
 		stmtCacheSize:     defaultStmtCacheSize,
 		leakThreshold:     defaultLeakThreshold,
+		resetSession:      true,
 	}
 }
 
@@ -101,7 +115,7 @@ func (c *config) lifetimeJitter() time.Duration {
 func (c *config) validate() error {
 	maxConns := fmt.Sprint(c.maxConns) // as min > max errors show it
 	if !c.maxConnsSet {
-		maxConns += ", the default: max(4, number of CPUs)"
+		maxConns += ", the default: max(10, number of CPUs)"
 	}
 	switch {
 	case c.maxConns < 1:
@@ -120,6 +134,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("sqlpool: pool_stmt_cache_size must be >= 0, got %d", c.stmtCacheSize)
 	case c.leakReclaim && c.leakThreshold == 0:
 		return fmt.Errorf("sqlpool: pool_leak_reclaim=true needs leak detection; set pool_leak_threshold > 0 (e.g. pool_leak_threshold=5m) or drop pool_leak_reclaim")
+	case c.resetQuery != "" && !c.resetSession:
+		return fmt.Errorf("sqlpool: pool_reset_query is set but pool_reset_session=false turns session resets off; drop one of them")
 	}
 	for _, d := range []struct {
 		name string
@@ -157,7 +173,7 @@ const maxDuration = time.Duration(1<<63 - 1)
 type Option func(*config)
 
 // WithMaxConns sets the hard cap on physical connections (pool_max_conns),
-// 1 to 100000. Default max(4, runtime.NumCPU()).
+// 1 to 100000. Default max(10, runtime.NumCPU()).
 func WithMaxConns(n int) Option { return func(c *config) { c.maxConns, c.maxConnsSet = n, true } }
 
 // WithMinConns sets how many physical connections are kept open (pool_min_conns).
@@ -241,8 +257,56 @@ func WithOnLeak(f func(leakdetect.Report)) Option {
 	return func(c *config) { c.onLeak = f }
 }
 
-// WithName names the pool in errors, logs and metrics (pool_name).
+// WithName names the pool in errors, logs and metrics (pool_name). Through
+// sql.Open, every sql.DB opened with the same DSN and the same explicit
+// name shares one pool; a second DSN under a name in use fails to open.
 func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+// WithShare makes every sql.Open of the same driver name and DSN share one
+// pool, closed with the last of their sql.DBs (pool_share=true). Default
+// false: each sql.DB has a pool of its own, as with every other pool, so
+// that components the application keeps apart stay apart (a leak in one
+// cannot starve another). A database that lives in its connection (SQLite
+// :memory:) is never shared. It applies to sql.Open and Driver.OpenConnector;
+// NewConnector and Wrap always make a pool of their own.
+func WithShare(share bool) Option { return func(c *config) { c.share = share } }
+
+// WithResetSession turns the session reset on (the default) or off
+// (pool_reset_session). On, a physical connection's session is reset
+// before it serves a logical connection that must not see it: once
+// database/sql closed the logical connection that used it, or, in a shared
+// pool, for another sql.DB. Off, sessions carry their state (temporary
+// tables, SET, advisory locks, LISTEN, prepared statements, held cursors)
+// to whoever gets the physical connection next, as in a pooler's
+// transaction mode.
+func WithResetSession(on bool) Option { return func(c *config) { c.resetSession = on } }
+
+// WithResetQuery sets the statements that reset a session
+// (pool_reset_query), instead of the database's own reset: on PostgreSQL
+// DISCARD ALL, elsewhere a new connection, since MySQL's and SQLite's
+// sessions have no statement that clears all their state. It runs as one
+// Exec without arguments.
+func WithResetQuery(q string) Option { return func(c *config) { c.resetQuery = q } }
+
+// WithInitSQL sets statements run, in order, on every new session: after
+// each dial and after each session reset (pool_init_sql, where several are
+// separated by ";"). It is the home of session settings that must hold on
+// every connection (SET search_path, SET statement_timeout, PRAGMA
+// foreign_keys = ON), since the pool replaces connections and resets
+// sessions. A statement that fails fails the dial.
+func WithInitSQL(stmts ...string) Option {
+	return func(c *config) { c.initSQL = slices.Clone(stmts) }
+}
+
+// WithAfterConnect sets a function called with the inner driver's
+// connection on every new session, after the statements of WithInitSQL:
+// after each dial and after each session reset. An error fails the dial
+// (or the reset, which destroys the connection). It runs on the goroutine
+// that dials or resets, with a context bounded by pool_acquire_timeout (a
+// dial) or pool_ping_timeout (a reset).
+func WithAfterConnect(f func(ctx context.Context, c driver.Conn) error) Option {
+	return func(c *config) { c.afterConnect = f }
+}
 
 // WithFIFOReuse hands out the least recently used idle connection first
 // (pool_reuse=fifo) instead of the most recently used (lifo, the default).
@@ -255,16 +319,9 @@ func WithStmtCacheSize(n int) Option {
 	return func(c *config) { c.stmtCacheSize, c.stmtCacheSet = n, true }
 }
 
-// inProcessDrivers are SQLite drivers. Their statements hold database locks
-// while they are part-way through a result (go-sqlite3's Exec of a SELECT
-// leaves it so until the statement is closed), and preparing one costs no
-// round trip; so a statement must close when the application closes it, and
-// the cache is off unless set explicitly.
-var inProcessDrivers = map[string]bool{"sqlite3": true, "sqlite": true}
-
 // forDriver adjusts the defaults that depend on the inner driver.
-func (c *config) forDriver(innerName string) {
-	if !c.stmtCacheSet && inProcessDrivers[innerName] {
+func (c *config) forDriver(k driverKind) {
+	if !c.stmtCacheSet && k.inProcess() {
 		c.stmtCacheSize = 0
 	}
 }

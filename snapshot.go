@@ -230,22 +230,40 @@ func (ps *poolState) settings() []Setting {
 		{"pool_ping_timeout", formatDuration(c.pingTimeout)},
 	}
 	if c.validationQuery != "" {
-		q := ps.statementText(c.validationQuery)
-		if q == "" {
-			q = "(hidden: pool_trace_query_text=off)"
-		}
-		out = append(out, Setting{"pool_validation_query", q})
+		out = append(out, Setting{"pool_validation_query", ps.shownStatement(c.validationQuery)})
 	}
-	return append(out,
+	stmtCache := c.stmtCacheSize
+	if l := ps.stmtLimit.Load(); l > 0 {
+		stmtCache = min(stmtCache, int(l-1)) // bounded by the server (stmtCacheSize)
+	}
+	out = append(out,
 		Setting{"pool_reuse", reuse},
-		Setting{"pool_stmt_cache_size", strconv.Itoa(c.stmtCacheSize)},
+		Setting{"pool_stmt_cache_size", strconv.Itoa(stmtCache)},
 		Setting{"pool_leak_threshold", formatDuration(c.leakThreshold)},
 		Setting{"pool_leak_reclaim", strconv.FormatBool(c.leakReclaim)},
 		Setting{"pool_name", ps.name},
 		Setting{"pool_tracing", strconv.FormatBool(!c.tracingOff)},
 		Setting{"pool_trace_query_text", c.queryText.String()},
 		Setting{"pool_sqlcommenter", strconv.FormatBool(c.sqlCommenter)},
+		Setting{"pool_share", strconv.FormatBool(ps.key != "")},
+		Setting{"pool_reset_session", strconv.FormatBool(ps.resets)},
 	)
+	if c.resetQuery != "" {
+		out = append(out, Setting{"pool_reset_query", ps.shownStatement(c.resetQuery)})
+	}
+	if len(c.initSQL) > 0 {
+		out = append(out, Setting{"pool_init_sql", ps.shownStatement(strings.Join(c.initSQL, "; "))})
+	}
+	return out
+}
+
+// shownStatement is a statement setting as a snapshot shows it (see
+// statementText).
+func (ps *poolState) shownStatement(q string) string {
+	if s := ps.statementText(q); s != "" {
+		return s
+	}
+	return "(hidden: pool_trace_query_text=off)"
 }
 
 // statementText is query as a snapshot shows it: with its literals replaced
@@ -255,7 +273,7 @@ func (ps *poolState) statementText(query string) string {
 	if ps.cfg.queryText == tracing.QueryTextOff {
 		return ""
 	}
-	return sqltext.Sanitize(query, sqltext.Options{DoubleQuotedStrings: doubleQuotedStrings(ps.innerName), MaxLen: reportedQueryLen})
+	return sqltext.Sanitize(query, sqltext.Options{DoubleQuotedStrings: ps.kind.doubleQuotedStrings(), MaxLen: reportedQueryLen})
 }
 
 // formatDuration writes d as a DSN would: "1h" rather than time's "1h0m0s".

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sqlpool/sqlpool/tracing"
@@ -241,6 +242,31 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	return s.QueryContext(context.Background(), valuesToNamed(args))
 }
 
+// stmtCacheSize returns how many prepared statements a new physical
+// connection ic may keep: pool_stmt_cache_size, bounded on MySQL and
+// MariaDB by the server's max_prepared_stmt_count, a limit over all its
+// sessions (16,382 by default), of which the pool takes at most half over
+// pool_max_conns connections. The limit is read once per pool, on its
+// first dial.
+func (ps *poolState) stmtCacheSize(ctx context.Context, ic driver.Conn) int {
+	n := ps.cfg.stmtCacheSize
+	if n == 0 || ps.kind != kindMySQL {
+		return n
+	}
+	ps.stmtLimitOnce.Do(func() {
+		v, ok := queryValue(ctx, ic, "SELECT @@GLOBAL.max_prepared_stmt_count")
+		limit, err := strconv.Atoi(v)
+		if !ok || err != nil || limit < 0 {
+			return // unknown: keep the setting
+		}
+		ps.stmtLimit.Store(int64(limit/2/ps.cfg.maxConns) + 1)
+	})
+	if l := ps.stmtLimit.Load(); l > 0 {
+		n = min(n, int(l-1))
+	}
+	return n
+}
+
 // stmtCache is a physical connection's bounded cache of prepared statements
 // by query text, least recently used evicted first. It is used only by the
 // logical connection bound to its physical connection.
@@ -314,6 +340,13 @@ func (sc *stmtCache) drop(cs *cachedStmt) {
 	} else {
 		cs.dropped = true
 	}
+}
+
+// forget empties the cache without closing its statements: after a
+// session reset that deallocated them on the server (DISCARD ALL).
+func (sc *stmtCache) forget() {
+	sc.lru.Init()
+	clear(sc.byKey)
 }
 
 func (sc *stmtCache) closeAll() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,7 +29,7 @@ func (ps *poolState) newTelemetry(target dbtarget.Target) error {
 		ServerAddress:       target.Address,
 		ServerPort:          target.Port,
 		PoolName:            ps.name,
-		DoubleQuotedStrings: doubleQuotedStrings(ps.innerName),
+		DoubleQuotedStrings: ps.kind.doubleQuotedStrings(),
 	})
 	if err != nil {
 		return err
@@ -69,20 +70,6 @@ func (ps *poolState) observePool() error {
 	})
 }
 
-// systemOfDriverType guesses db.system.name from the type of a connector's
-// driver, for Wrap, which has no DSN.
-func systemOfDriverType(typeName string) string {
-	switch {
-	case strings.Contains(typeName, "pq."), strings.Contains(typeName, "stdlib."), strings.Contains(typeName, "pgx"):
-		return "postgresql"
-	case strings.Contains(typeName, "mysql."):
-		return "mysql"
-	case strings.Contains(typeName, "sqlite"):
-		return "sqlite"
-	}
-	return "other_sql"
-}
-
 // dialed measures a new physical connection and, for the first one of a
 // MySQL-protocol pool, asks the server whether it is MariaDB.
 func (ps *poolState) dialed(ctx context.Context, ic driver.Conn, took time.Duration) {
@@ -96,26 +83,36 @@ func (ps *poolState) dialed(ctx context.Context, ic driver.Conn, took time.Durat
 
 // serverVersion returns SELECT VERSION() on ic, or "" if it cannot tell.
 func serverVersion(ctx context.Context, ic driver.Conn) string {
-	q, ok := ic.(driver.QueryerContext)
+	v, _ := queryValue(ctx, ic, "SELECT VERSION()")
+	return v
+}
+
+// queryValue returns the one value of the one row q returns on ic, as text.
+func queryValue(ctx context.Context, ic driver.Conn, q string) (string, bool) {
+	qc, ok := ic.(driver.QueryerContext)
 	if !ok {
-		return ""
+		return "", false
 	}
-	rows, err := q.QueryContext(ctx, "SELECT VERSION()", nil)
+	rows, err := qc.QueryContext(ctx, q, nil)
 	if err != nil {
-		return ""
+		return "", false
 	}
 	defer rows.Close()
 	dest := make([]driver.Value, len(rows.Columns()))
 	if len(dest) != 1 || rows.Next(dest) != nil {
-		return ""
+		return "", false
 	}
 	switch v := dest[0].(type) {
 	case string:
-		return v
+		return v, true
 	case []byte:
-		return string(v)
+		return string(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case uint64:
+		return strconv.FormatUint(v, 10), true
 	}
-	return ""
+	return "", false
 }
 
 // startSpan begins op's span on the logical connection. A span that

@@ -1,0 +1,210 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"syscall"
+)
+
+// permanentDialError reports whether err, an error of the inner driver's
+// Connect, will not go away by dialing again, so the operation that asked
+// for a connection must see it at once, as the raw driver would show it,
+// rather than wait out pool_acquire_timeout while the pool redials: a wrong
+// password, a missing database, a file SQLite cannot open, a DSN or TLS
+// setting the driver rejects.
+//
+// What is transient is named, and everything else is permanent, since that
+// is what the raw driver does with every error: the network failing
+// (refused, reset, timed out, closed mid-handshake), the server starting up
+// or shutting down, too many connections, and the pool's own deadline.
+func permanentDialError(k driverKind, err error) bool {
+	if err == nil {
+		return false
+	}
+	switch k {
+	case kindLibPQ, kindPgx:
+		if code, ok := sqlState(err); ok {
+			return !transientSQLState(code)
+		}
+	case kindMySQL:
+		if n, ok := mysqlErrorNumber(err); ok {
+			return !transientMySQLError[n]
+		}
+		if anyInChain(err, func(e error) bool { return mysqlTransientMessages[e.Error()] }) {
+			return false
+		}
+	case kindSQLite:
+		if code, ok := sqliteErrorCode(err); ok {
+			return code&0xff != sqliteBusy && code&0xff != sqliteLocked
+		}
+	}
+	return !transientNetError(err)
+}
+
+// sqlState returns the SQLSTATE of a PostgreSQL server error in err's
+// chain: lib/pq's *pq.Error and pgx's *pgconn.PgError both have the method.
+func sqlState(err error) (string, bool) {
+	var s interface{ SQLState() string }
+	if errors.As(err, &s) {
+		return s.SQLState(), true
+	}
+	return "", false
+}
+
+// transientSQLState reports whether a PostgreSQL error at connect time may
+// clear by itself: class 08 (connection exception), 53300 (too many
+// connections) and 53400 (configuration limit exceeded), class 57P (the
+// server shutting down, crashed, starting up, or unreachable), class 58
+// (system error). Everything else at connect time is a setting to fix:
+// class 28 (wrong password, no pg_hba.conf entry), 3D000 (no such
+// database), 42501 (no CONNECT privilege), 55000 (connections not allowed).
+func transientSQLState(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "57P"), strings.HasPrefix(code, "58"):
+		return true
+	case code == "53300", code == "53400":
+		return true
+	}
+	return false
+}
+
+// transientMySQLError are the server errors at connect time that may clear
+// by themselves: too many connections (1040), too many for the user
+// (1203), a resource limit (1226), shutdown in progress (1053), connection
+// killed (1927, MariaDB), and network errors the server reports (1158 to
+// 1161). Others, such as access denied (1044, 1045), unknown database
+// (1049) or a host not allowed (1130), are permanent.
+var transientMySQLError = map[uint16]bool{
+	1040: true, 1053: true, 1158: true, 1159: true, 1160: true, 1161: true,
+	1203: true, 1226: true, 1927: true,
+}
+
+// mysqlTransientMessages are go-sql-driver/mysql's errors for a connection
+// that broke under it (ErrInvalidConn, ErrMalformPkt, ErrPktSync,
+// ErrPktSyncMul, ErrBusyBuffer): the network error itself is only logged.
+var mysqlTransientMessages = map[string]bool{
+	"invalid connection": true,
+	"malformed packet":   true,
+	"commands out of sync. You can't run this command now":           true,
+	"commands out of sync. Did you run multiple statements at once?": true,
+	"busy buffer": true,
+}
+
+// mysqlErrorNumber returns the Number of a go-sql-driver/mysql *MySQLError
+// in err's chain. sqlpool does not import the driver, so it reads the
+// field by name.
+func mysqlErrorNumber(err error) (uint16, bool) {
+	var n uint16
+	found := anyInChain(err, func(e error) bool {
+		v := reflect.ValueOf(e)
+		if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct || v.Elem().Type().Name() != "MySQLError" {
+			return false
+		}
+		f := v.Elem().FieldByName("Number")
+		if f.Kind() != reflect.Uint16 {
+			return false
+		}
+		n = uint16(f.Uint())
+		return true
+	})
+	return n, found
+}
+
+// The SQLite result codes that mean another connection holds the database.
+const (
+	sqliteBusy   = 5
+	sqliteLocked = 6
+)
+
+// sqliteErrorCode returns the result code of a SQLite error in err's chain:
+// mattn/go-sqlite3's sqlite3.Error (a struct with a Code field),
+// modernc.org/sqlite's and ncruces/go-sqlite3's *Error (a Code method).
+func sqliteErrorCode(err error) (int, bool) {
+	var code int
+	found := anyInChain(err, func(e error) bool {
+		if c, ok := e.(interface{ Code() int }); ok {
+			code = c.Code()
+			return true
+		}
+		v := reflect.ValueOf(e)
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct || v.Type().Name() != "Error" {
+			return false
+		}
+		f := v.FieldByName("Code")
+		if !f.CanInt() {
+			return false
+		}
+		code = int(f.Int())
+		return true
+	})
+	return code, found
+}
+
+// transientNetError reports whether err says the network or a deadline
+// failed, not the database: the pool rides such errors out.
+func transientNetError(err error) bool {
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" {
+		return false // a TLS alert from the server: a certificate or setting to fix
+	}
+	var addrErr *net.AddrError
+	var unknownNet net.UnknownNetworkError
+	var invalidAddr net.InvalidAddrError
+	var parseErr *net.ParseError
+	if errors.As(err, &addrErr) || errors.As(err, &unknownNet) || errors.As(err, &invalidAddr) || errors.As(err, &parseErr) {
+		return false // an address that cannot be dialed: a DSN to fix
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+			syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
+			syscall.EHOSTDOWN, syscall.EAGAIN, syscall.EADDRNOTAVAIL:
+			return true
+		}
+	}
+	return false
+}
+
+// anyInChain reports whether f holds for err or an error it wraps, through
+// Unwrap() error and Unwrap() []error.
+func anyInChain(err error, f func(error) bool) bool {
+	for err != nil {
+		if f(err) {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if anyInChain(e, f) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,233 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/sqlpool/sqlpool/internal/sqltext"
+	"github.com/sqlpool/sqlpool/pool"
+)
+
+// This file keeps the session contract: an application must not be able to
+// tell from its sessions that sqlpool is there.
+//
+// database/sql's connections are sessions: state one of them makes
+// (temporary tables, SET, advisory locks, LISTEN, PREPARE, cursors WITH
+// HOLD) lives as long as that connection, and dies when database/sql closes
+// it; another sql.DB never sees it. sqlpool's logical connections borrow
+// physical ones, so a physical session outlives the logical connection that
+// made its state, and would carry that state to the next one. So sqlpool
+// records, for each logical connection, the physical sessions it used (in
+// their current generation), and once database/sql closes it, each of
+// those sessions is reset before anyone uses it again: at once in the
+// background if it is idle (which also releases what the server holds for
+// it, an advisory lock say, as the end of a raw session would), else at the
+// next hand-out. In a pool shared by several sql.DBs, a session is also
+// reset before it passes from one sql.DB to another. The reset is the
+// database's own (PostgreSQL: DISCARD ALL, PgBouncer's server_reset_query),
+// or a new connection where the database has none; a reset that is due when
+// a validation ping is due replaces the ping.
+//
+// A bind that began before database/sql closed the other logical connection
+// may still see its state until it ends: nothing can reset a session while
+// it is in use.
+
+// touch is one physical session a logical connection used, in the
+// generation it used it.
+type touch struct {
+	res *pool.Resource[*pconn]
+	pc  *pconn
+	gen uint64
+}
+
+// resetsSessions reports whether a pool resets sessions at all: on by
+// default (pool_reset_session), never for a database that lives in its
+// connection (its session is the database, pinned to one logical
+// connection), and not for sqlmock, whose connections have no session,
+// unless a reset query is set.
+func resetsSessions(cfg *config, o poolOrigin) bool {
+	return cfg.resetSession && !o.scoped && (o.kind != kindSQLMock || cfg.resetQuery != "")
+}
+
+// noteUse records that c uses pc's session now.
+func (c *conn) noteUse(res *pool.Resource[*pconn], pc *pconn) {
+	pc.owner = c.ctr
+	gen := pc.gen.Load()
+	for i := range c.touched {
+		if t := &c.touched[i]; t.pc == pc {
+			t.gen, t.res = gen, res
+			return
+		}
+	}
+	// Forget the sessions reset since: they hold nothing of c's.
+	c.touched = slices.DeleteFunc(c.touched, func(t touch) bool { return t.pc.gen.Load() != t.gen })
+	c.touched = append(c.touched, touch{res: res, pc: pc, gen: gen})
+}
+
+// forgetSessions is called when database/sql closes c: every session c used
+// that has not been reset since must be, before anyone uses it again. An
+// idle one is reset now, in the background.
+func (c *conn) forgetSessions() {
+	for _, t := range c.touched {
+		if t.pc.gen.Load() == t.gen {
+			t.pc.dirty.Store(true)
+			c.ps.pool.Recheck(t.res)
+		}
+	}
+	clear(c.touched)
+	c.touched = c.touched[:0]
+}
+
+// mustReset reports whether pc's session must be reset before c uses it:
+// a logical connection that used it was closed, or it holds another
+// sql.DB's state (a shared pool).
+func (pc *pconn) mustReset(c *conn) bool {
+	return pc.dirty.Load() || (pc.owner != nil && pc.owner != c.ctr)
+}
+
+// errNoReset says a session cannot be reset by a statement: its connection
+// is retired (destroyed, not counted as broken) and another one used.
+var errNoReset = fmt.Errorf("sqlpool: this database has no statement that resets a session; a new connection replaces it: %w", pool.ErrRetire)
+
+// resetSession resets pc's session, as if it had just connected: with
+// pool_reset_query, else the database's own reset; then runs the session
+// setup (pool_init_sql, WithAfterConnect) again, since the reset undid it.
+// It is called by the holder of pc, or by the pool's check of an idle pc
+// (the reset proves the connection works, as the ping would). It fails with
+// errNoReset where the database has no reset statement.
+func (ps *poolState) resetSession(ctx context.Context, pc *pconn) error {
+	// Whatever used the session before now is reset by this call; a mark
+	// made while it runs (by a logical connection closing that used the
+	// session before it) only costs one more reset.
+	pc.dirty.Store(false)
+	pc.gen.Add(1)
+	pc.owner = nil
+	q := ps.cfg.resetQuery
+	switch {
+	case q != "":
+		// The query may deallocate prepared statements: close the cached
+		// ones first, while they still exist.
+		if pc.stmts != nil {
+			pc.stmts.closeAll()
+		}
+	case ps.kind.postgres():
+		q = "DISCARD ALL"
+		// DISCARD ALL deallocates every prepared statement: forget the
+		// cached ones without closing them (each close would be a round
+		// trip for a statement the server no longer has). lib/pq keeps
+		// nothing else of them; pgx is told below.
+		if pc.stmts != nil {
+			pc.stmts.forget()
+		}
+	default:
+		return errNoReset
+	}
+	if err := ps.execBounded(ctx, pc, q); err != nil {
+		return fmt.Errorf("sqlpool: resetting the session: %w", err)
+	}
+	if ps.kind == kindPgx {
+		if err := pgxDeallocateAll(ctx, pc.inner); err != nil {
+			return fmt.Errorf("sqlpool: resetting the session: %w", err)
+		}
+	}
+	ps.resetCount.Add(1)
+	return ps.initSession(ctx, pc.inner)
+}
+
+// resetBound is resetSession for the holder of pc, at bind: bounded by
+// pool_ping_timeout, as the ping it stands for would be.
+func (ps *poolState) resetBound(ctx context.Context, pc *pconn) error {
+	if t := ps.cfg.pingTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	return ps.resetSession(ctx, pc)
+}
+
+// logger returns the pool's logger (WithLogger), or slog's default now.
+func (ps *poolState) logger() *slog.Logger {
+	if l := ps.cfg.logger; l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+// execBounded runs q on pc within ctx even if the driver ignores ctx (see
+// bounded): a connection whose statement overran is given up, and its close
+// waits for the driver.
+func (ps *poolState) execBounded(ctx context.Context, pc *pconn, q string) error {
+	r, late := bounded(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, execDirect(ctx, pc.inner, q)
+	})
+	if late != nil {
+		pc.pinging = late
+	}
+	return r.err
+}
+
+// pgxDeallocateAll calls DeallocateAll on the *pgx.Conn under pgx's
+// stdlib connection ic: pgx keeps its prepared statements and statement
+// caches by name on the client, and after DISCARD ALL each would fail once
+// with "prepared statement does not exist". sqlpool does not import pgx;
+// the method is reached by reflection (stdlib.Conn.Conn() *pgx.Conn).
+func pgxDeallocateAll(ctx context.Context, ic driver.Conn) error {
+	m := reflect.ValueOf(ic).MethodByName("Conn")
+	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
+		return fmt.Errorf("sqlpool: %T has no Conn method to reach pgx's statement cache; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
+	}
+	d, ok := m.Call(nil)[0].Interface().(interface {
+		DeallocateAll(context.Context) error
+	})
+	if !ok {
+		return fmt.Errorf("sqlpool: %T's Conn has no DeallocateAll; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
+	}
+	return d.DeallocateAll(ctx)
+}
+
+// initBatches returns the statements of pool_init_sql as the Execs that
+// run them: all in one for PostgreSQL (the simple query protocol takes
+// several) and SQLite (go-sqlite3 runs every statement of an Exec); one
+// per statement elsewhere (go-sql-driver/mysql takes several only with
+// multiStatements=true).
+func initBatches(k driverKind, stmts []string) []string {
+	if len(stmts) == 0 {
+		return nil
+	}
+	if k.postgres() || k == kindSQLite {
+		return []string{strings.Join(stmts, ";\n")}
+	}
+	var out []string
+	for _, s := range stmts {
+		out = append(out, sqltext.Split(s, sqltext.Options{DoubleQuotedStrings: k.doubleQuotedStrings()})...)
+	}
+	return out
+}
+
+// initSession runs the session setup on a new session: pool_init_sql,
+// then WithAfterConnect.
+func (ps *poolState) initSession(ctx context.Context, ic driver.Conn) error {
+	for _, q := range ps.initSQL {
+		if err := execDirect(ctx, ic, q); err != nil {
+			return fmt.Errorf("sqlpool: pool_init_sql: %w", err)
+		}
+	}
+	if f := ps.cfg.afterConnect; f != nil {
+		if err := f(ctx, ic); err != nil {
+			return fmt.Errorf("sqlpool: WithAfterConnect: %w", err)
+		}
+	}
+	return nil
+}
+
+// errScopedLost is the error of every operation on a logical connection
+// whose database lived in its physical connection (SQLite :memory:) once
+// that connection failed: the data is gone, and database/sql must not
+// quietly hand the application a new, empty database in its place.
+var errScopedLost = errors.New("sqlpool: the connection that held this in-memory database failed, and the database with it; open a new one")
