@@ -32,7 +32,9 @@ func TestRegisterWrapsTheInnerDriverWithItsOwnSettingsUnderDSNParameters(t *test
 	}
 
 	// A DSN parameter overrides the option.
-	db2, err := sql.Open(name, testdb.WithParams(testdb.PostgresURL(t), "pool_max_conns", "2"))
+	// (With another name: a pool_name is one pool's, and shares it only
+	// with sql.DBs of the same DSN.)
+	db2, err := sql.Open(name, testdb.WithParams(testdb.PostgresURL(t), "pool_max_conns", "2", "pool_name", "registered-2"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,9 +21,9 @@ import (
 const dsnTestPassword = "S3cr3t-Pa55"
 
 // dsnTestKnown is the list every unknown-parameter error ends with.
-const dsnTestKnown = "(known: pool_acquire_timeout, pool_health_check_period, pool_leak_reclaim, pool_leak_threshold, " +
+const dsnTestKnown = "(known: pool_acquire_timeout, pool_health_check_period, pool_init_sql, pool_leak_reclaim, pool_leak_threshold, " +
 	"pool_max_conn_idle_time, pool_max_conn_lifetime, pool_max_conn_lifetime_jitter, pool_max_conns, " +
-	"pool_min_conns, pool_min_idle_conns, pool_name, pool_ping_idle_after, pool_ping_timeout, pool_reuse, " +
+	"pool_min_conns, pool_min_idle_conns, pool_name, pool_ping_idle_after, pool_ping_timeout, pool_reset_query, pool_reset_session, pool_reuse, pool_share, " +
 	"pool_sqlcommenter, pool_stmt_cache_size, pool_trace_query_text, pool_tracing, pool_validation_query)"
 
 // dsnTestParse does with a DSN what opening a sqlpool DB does: split it,
@@ -195,6 +195,10 @@ func TestApplyParamsSetsEveryField(t *testing.T) {
 		{"pool_validation_query", "SELECT 1"},
 		{"pool_name", "orders"},
 		{"pool_reuse", "fifo"},
+		{"pool_share", "true"},
+		{"pool_reset_session", "true"},
+		{"pool_reset_query", "DISCARD ALL"},
+		{"pool_init_sql", "SET search_path = app; SET statement_timeout = '5s'"},
 	}
 	c := defaultConfig()
 	if err := c.applyParams(params); err != nil {
@@ -214,6 +218,9 @@ func TestApplyParamsSetsEveryField(t *testing.T) {
 	want.validationQuery = "SELECT 1"
 	want.name = "orders"
 	want.reuseFIFO = true
+	want.share = true
+	want.resetQuery = "DISCARD ALL"
+	want.initSQL = []string{"SET search_path = app; SET statement_timeout = '5s'"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}

@@ -14,8 +14,14 @@ import (
 
 // Switching to sqlpool is a change of driver name: the inner driver's name
 // and a colon go in front of its DSN, and pool settings join its parameters.
+// Here database/sql drops every connection it gets back (SetMaxIdleConns(0),
+// a common mistake), which on the raw driver opens a connection per query.
+// With pool_reset_session=false, sessions pass their state on, as in a
+// pooler's transaction mode, and the one physical connection serves every
+// query; by default a session database/sql closed is reset first (on
+// PostgreSQL, DISCARD ALL), or replaced where the database has no reset.
 func Example() {
-	db, err := sql.Open("sqlpool", "sqlite3:file::memory:?pool_max_conns=2&pool_name=example")
+	db, err := sql.Open("sqlpool", "sqlite3:file:example?mode=memory&cache=shared&pool_max_conns=2&pool_name=example&pool_reset_session=false")
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,11 +14,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -929,8 +931,11 @@ func TestFallbackSessionResetterAndValidatorAreCalledAsDatabaseSQLCallsThem(t *t
 // and the driver's error; the next statement fails at once with
 // sqlpool.ErrUnavailable (wrapping the driver's error again); once Connect
 // works again, statements succeed.
+// TestFallbackConnectErrorReachesTheApplicationAndIsNotRetriedForever: a
+// transient dial error (the network refusing, as a net.OpError) is ridden
+// out until pool_acquire_timeout, then fails fast while it lasts.
 func TestFallbackConnectErrorReachesTheApplicationAndIsNotRetriedForever(t *testing.T) {
-	errRefused := errors.New("fakedb: connection refused")
+	errRefused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	ctx := t.Context()
 
 	raw := fbRaw(t, fbCurrent)
@@ -967,6 +972,36 @@ func TestFallbackConnectErrorReachesTheApplicationAndIsNotRetriedForever(t *test
 		_, err := s.db.ExecContext(ctx, "EXEC")
 		return err == nil
 	})
+}
+
+// TestFallbackPermanentConnectErrorReachesTheApplicationAtOnceAsItIs: a dial
+// error that is not the network's or a deadline's is the database's answer
+// (a wrong password, say), which redialing will not change: the operation
+// gets it at once, the driver's own value, as from the raw driver; and the
+// pool does not redial by itself.
+func TestFallbackPermanentConnectErrorReachesTheApplicationAtOnceAsItIs(t *testing.T) {
+	errDenied := errors.New("fakedb: password authentication failed")
+	ctx := t.Context()
+	raw := fbRaw(t, fbCurrent)
+	raw.drv.Set(func(k *fakedb.Knobs) { k.ConnectErr = errDenied })
+	_, rawErr := raw.db.ExecContext(ctx, "EXEC")
+
+	s := fbPool(t, "sqlpool", fbCurrent, "pool_acquire_timeout=1m")
+	s.drv.Set(func(k *fakedb.Knobs) { k.ConnectErr = errDenied })
+	for i := range 3 {
+		if _, err := s.db.ExecContext(ctx, "EXEC"); err != rawErr {
+			t.Errorf("Exec %d: got %v, want the driver's own error value, as raw database/sql returns it (%v)", i, err, rawErr)
+		}
+	}
+	// Each Exec asked for a connection once; nothing dials in between (the
+	// pool package's tests show it with pool_min_conns and the health check).
+	if n := s.drv.Connects(); n != 3 {
+		t.Errorf("Connect calls for 3 Execs: got %d, want 3", n)
+	}
+	s.drv.Set(func(k *fakedb.Knobs) { k.ConnectErr = nil })
+	if _, err := s.db.ExecContext(ctx, "EXEC"); err != nil {
+		t.Errorf("Exec once the cause is fixed: %v", err)
+	}
 }
 
 // fbWaitFor waits up to 10s for cond, checking it every 10ms.

@@ -340,14 +340,14 @@ func poolGoroutines() int {
 	return n
 }
 
-func TestPostgresSameDSNSharesOnePoolAndLastCloseLeavesNoBackendsOrGoroutines(t *testing.T) {
+func TestPostgresPoolShareSharesOnePoolAndLastCloseLeavesNoBackendsOrGoroutines(t *testing.T) {
 	for _, inner := range pgDrivers {
 		t.Run(inner, func(t *testing.T) {
 			admin := testdb.Admin(t)
 			app := testdb.AppName(t)
 			goroutinesBefore := poolGoroutines()
 			dsn := inner + ":" + testdb.WithParams(testdb.PostgresURL(t), "application_name", app,
-				"pool_max_conns", "3", "pool_min_conns", "2", "pool_health_check_period", "50ms")
+				"pool_max_conns", "3", "pool_min_conns", "2", "pool_health_check_period", "50ms", "pool_share", "true")
 			db1, err := sql.Open("sqlpool", dsn)
 			if err != nil {
 				t.Fatal(err)

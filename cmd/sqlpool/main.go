@@ -187,7 +187,10 @@ func newTarget(o options, tmpDir string) (target, error) {
 	lifetime := demoLifetime(o.duration)
 	dsn := o.dsn
 	if dsn == "" {
-		dsn = fmt.Sprintf("sqlite3:file:%s?_busy_timeout=5000&_journal_mode=WAL&pool_max_conns=4&pool_max_conn_lifetime=%v&pool_max_conn_lifetime_jitter=%v",
+		// SQLite has no statement that resets a session: by default each
+		// connection database/sql closes is replaced. The demo's queries
+		// leave no session state, so it lets sessions pass on instead.
+		dsn = fmt.Sprintf("sqlite3:file:%s?_busy_timeout=5000&_journal_mode=WAL&pool_max_conns=4&pool_max_conn_lifetime=%v&pool_max_conn_lifetime_jitter=%v&pool_reset_session=false",
 			filepath.Join(tmpDir, "demo.db"), lifetime, lifetime/5)
 	}
 	name, _, err := sqlpool.SplitDSN(dsn)
@@ -475,6 +478,14 @@ func printOpen(w io.Writer, t target) {
 		fmt.Fprintf(tw, "added\t%s (not in --dsn)\n", strings.Join(t.added, " "))
 	}
 	fmt.Fprintf(tw, "both\tdb.SetMaxIdleConns(0): database/sql closes every connection it gets back\n")
+	if t.params["pool_reset_session"] == "false" {
+		fmt.Fprintf(tw, "reset\tpool_reset_session=false: the demo's queries leave no session state, so sessions pass on as in a\n")
+		fmt.Fprintf(tw, "\ttransaction pooler; by default each session database/sql closes is reset before reuse\n")
+		fmt.Fprintf(tw, "\t(PostgreSQL: DISCARD ALL) or, on SQLite and MySQL, replaced by a new connection\n")
+	} else {
+		fmt.Fprintf(tw, "reset\teach session database/sql closes is reset before sqlpool hands it out again\n")
+		fmt.Fprintf(tw, "\t(PostgreSQL: DISCARD ALL; SQLite, MySQL: replaced): Stat().Resets counts them\n")
+	}
 	tw.Flush()
 }
 
@@ -518,7 +529,7 @@ func printStat(w io.Writer, s sqlpool.Stat) {
 	fmt.Fprintf(tw, "total\t%d\twaits\t%d\tcreate errors\t%d\n", s.Total, s.WaitCount, s.CreateErrorCount)
 	fmt.Fprintf(tw, "idle\t%d\tavg wait\t%v\tunavailable\t%d\n", s.Idle, avgWait.Round(time.Microsecond), s.UnavailableCount)
 	fmt.Fprintf(tw, "in use\t%d\ttimeouts\t%d\tcanceled\t%d\n", s.InUse, s.TimeoutCount, s.CanceledCount)
-	fmt.Fprintf(tw, "waiting\t%d\n", s.Waiting)
+	fmt.Fprintf(tw, "waiting\t%d\tresets\t%d\n", s.Waiting, s.Resets)
 	var reasons []string
 	for _, r := range pool.DestroyReasons() {
 		reasons = append(reasons, fmt.Sprintf("%s %d", r, s.DestroyedCount(r)))
