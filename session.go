@@ -108,36 +108,53 @@ func (ps *poolState) resetSession(ctx context.Context, pc *pconn) error {
 	pc.dirty.Store(false)
 	pc.gen.Add(1)
 	pc.owner = nil
-	q := ps.cfg.resetQuery
+	var err error
 	switch {
-	case q != "":
+	case ps.cfg.resetQuery != "":
 		// The query may deallocate prepared statements: close the cached
-		// ones first, while they still exist.
+		// ones first, while they still exist, and tell pgx after.
 		if pc.stmts != nil {
 			pc.stmts.closeAll()
 		}
-	case ps.kind.postgres():
-		q = "DISCARD ALL"
-		// DISCARD ALL deallocates every prepared statement: forget the
-		// cached ones without closing them (each close would be a round
-		// trip for a statement the server no longer has). lib/pq keeps
-		// nothing else of them; pgx is told below.
-		if pc.stmts != nil {
-			pc.stmts.forget()
+		err = ps.execBounded(ctx, pc, ps.cfg.resetQuery)
+		if err == nil && ps.kind == kindPgx {
+			err = pgxForgetStatements(ctx, pc.inner)
 		}
+	case ps.kind.postgres():
+		err = ps.resetPostgres(ctx, pc)
 	default:
 		return errNoReset
 	}
-	if err := ps.execBounded(ctx, pc, q); err != nil {
+	if err != nil {
 		return fmt.Errorf("sqlpool: resetting the session: %w", err)
-	}
-	if ps.kind == kindPgx {
-		if err := pgxDeallocateAll(ctx, pc.inner); err != nil {
-			return fmt.Errorf("sqlpool: resetting the session: %w", err)
-		}
 	}
 	ps.resetCount.Add(1)
 	return ps.initSession(ctx, pc.inner)
+}
+
+// resetPostgres resets pc's PostgreSQL session with DISCARD ALL, in one
+// round trip: what PgBouncer's session mode runs (server_reset_query). It
+// also deallocates the statements prepared through the protocol, the
+// caches of sqlpool (database/sql's Stmts) and pgx (every query with
+// arguments): sqlpool's is forgotten and pgx's cleared on the client, or
+// each statement would fail once with "prepared statement does not
+// exist". (Keeping them would take DISCARD ALL's parts but DEALLOCATE ALL
+// and a look at pg_prepared_statements for those made with SQL's PREPARE,
+// which are the application's state: measured here, several times the
+// cost of DISCARD ALL, whose every part runs in C.)
+func (ps *poolState) resetPostgres(ctx context.Context, pc *pconn) error {
+	if err := ps.execBounded(ctx, pc, "DISCARD ALL"); err != nil {
+		return err
+	}
+	// Forget the cached statements without closing them: each close would
+	// be a round trip for a statement the server no longer has.
+	if pc.stmts != nil {
+		pc.stmts.forget()
+	}
+	if ps.kind == kindPgx {
+		return pgxForgetStatements(ctx, pc.inner)
+	}
+	return nil
 }
 
 // resetBound is resetSession for the holder of pc, at bind: bounded by
@@ -172,23 +189,50 @@ func (ps *poolState) execBounded(ctx context.Context, pc *pconn, q string) error
 	return r.err
 }
 
-// pgxDeallocateAll calls DeallocateAll on the *pgx.Conn under pgx's
-// stdlib connection ic: pgx keeps its prepared statements and statement
-// caches by name on the client, and after DISCARD ALL each would fail once
-// with "prepared statement does not exist". sqlpool does not import pgx;
-// the method is reached by reflection (stdlib.Conn.Conn() *pgx.Conn).
-func pgxDeallocateAll(ctx context.Context, ic driver.Conn) error {
+// pgxForgetStatements clears the client-side statement state of pgx's
+// stdlib connection ic after DISCARD ALL deallocated the statements on the
+// server: pgx keeps its prepared statements and statement caches by name,
+// and each would otherwise fail once with "prepared statement does not
+// exist". sqlpool does not import pgx: it reaches the *pgx.Conn by
+// reflection (stdlib.Conn.Conn). pgx's DeallocateAll clears the client
+// state and then sends "deallocate all", which DISCARD ALL made needless;
+// given a context already done, pgconn returns before any I/O (it checks
+// the context before writing), so only the client state is cleared. That
+// it was is checked (the statement cache is empty); if not, DeallocateAll
+// runs for real, a round trip more.
+func pgxForgetStatements(ctx context.Context, ic driver.Conn) error {
 	m := reflect.ValueOf(ic).MethodByName("Conn")
 	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
-		return fmt.Errorf("sqlpool: %T has no Conn method to reach pgx's statement cache; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
+		return fmt.Errorf("sqlpool: %T has no Conn method to reach pgx's statement caches; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
 	}
-	d, ok := m.Call(nil)[0].Interface().(interface {
+	pc := m.Call(nil)[0]
+	d, ok := pc.Interface().(interface {
 		DeallocateAll(context.Context) error
 	})
 	if !ok {
 		return fmt.Errorf("sqlpool: %T's Conn has no DeallocateAll; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
 	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := d.DeallocateAll(done); errors.Is(err, context.Canceled) && pgxCacheEmpty(pc) {
+		return nil
+	}
 	return d.DeallocateAll(ctx)
+}
+
+// pgxCacheEmpty reports whether the statement cache of the *pgx.Conn pc
+// is empty (or off).
+func pgxCacheEmpty(pc reflect.Value) bool {
+	m := pc.MethodByName("StatementCache")
+	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
+		return false
+	}
+	c := m.Call(nil)[0]
+	if c.Kind() == reflect.Interface && c.IsNil() {
+		return true // the cache is off
+	}
+	l, ok := c.Interface().(interface{ Len() int })
+	return ok && l.Len() == 0
 }
 
 // initBatches returns the statements of pool_init_sql as the Execs that
