@@ -28,10 +28,13 @@ func benchDBs(b *testing.B) map[string]*sql.DB {
 		b.Cleanup(func() { db.Close() })
 		return db
 	}
+	// A named in-memory database with a shared cache, the same for raw
+	// and sqlpool: one that lives in its connection (":memory:") would
+	// have sqlpool pin its connection and measure no pool at all.
 	return map[string]*sql.DB{
-		"raw":            open("sqlite3", ":memory:"),
-		"sqlpool-noleak": open("sqlpool", "sqlite3::memory:?pool_max_conns=64&pool_leak_threshold=0"),
-		"sqlpool":        open("sqlpool", "sqlite3::memory:?pool_max_conns=64"),
+		"raw":            open("sqlite3", "file:bench_raw?mode=memory&cache=shared"),
+		"sqlpool-noleak": open("sqlpool", "sqlite3:file:bench_noleak?mode=memory&cache=shared&pool_max_conns=64&pool_leak_threshold=0"),
+		"sqlpool":        open("sqlpool", "sqlite3:file:bench_sqlpool?mode=memory&cache=shared&pool_max_conns=64"),
 	}
 }
 

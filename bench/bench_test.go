@@ -101,9 +101,12 @@ func BenchmarkSQLiteMaxIdleZero(b *testing.B) {
 		idle int
 		open func() (*sql.DB, error)
 	}{
-		{"raw-pooled", 8, func() (*sql.DB, error) { return sql.Open("sqlite3", ":memory:") }},
+		{"raw-pooled", 8, func() (*sql.DB, error) { return sql.Open("sqlite3", MemDSN()) }},
 		{"sqlpool-pooled", 8, sqliteSQLPool(nil, "pool_tracing", "false", "pool_leak_threshold", "0")},
+		// SQLite has no statement that resets a session: each connection
+		// database/sql closes is replaced, unless sessions may pass on.
 		{"sqlpool-maxidle0", 0, sqliteSQLPool(nil, "pool_tracing", "false", "pool_leak_threshold", "0")},
+		{"sqlpool-maxidle0-noreset", 0, sqliteSQLPool(nil, "pool_tracing", "false", "pool_leak_threshold", "0", "pool_reset_session", "false")},
 	} {
 		b.Run("peer="+c.id, func(b *testing.B) {
 			db, err := c.open()

@@ -35,7 +35,7 @@ func Versions(ctx context.Context, admin *Admin, rev string) []string {
 	if db, err := sql.Open("sqlite3", ":memory:"); err == nil {
 		var sv string
 		if db.QueryRow("SELECT sqlite_version()").Scan(&sv) == nil {
-			v = append(v, "SQLite: "+sv+" (go-sqlite3, in memory)")
+			v = append(v, "SQLite: "+sv+" (go-sqlite3, in memory, shared cache)")
 		}
 		db.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -64,8 +65,18 @@ func dbMicro(id, name string, open func() (*sql.DB, error)) Micro {
 // parameters kv.
 func sqliteSQLPool(opts []sqlpool.Option, kv ...string) func() (*sql.DB, error) {
 	return func() (*sql.DB, error) {
-		return SQLPool("sqlite3", ":memory:", opts, append([]string{"pool_max_conns", "64"}, kv...)...)
+		return SQLPool("sqlite3", MemDSN(), opts, append([]string{"pool_max_conns", "64"}, kv...)...)
 	}
+}
+
+var memSeq atomic.Int64
+
+// MemDSN returns the DSN of a new in-memory SQLite database, named and with
+// a shared cache, which every peer uses alike: a private one (":memory:")
+// lives in its connection, and sqlpool pins that connection, so a peer on
+// it would measure no pool at all.
+func MemDSN() string {
+	return fmt.Sprintf("file:bench%d?mode=memory&cache=shared", memSeq.Add(1))
 }
 
 // Names of the in-process peers.
@@ -89,14 +100,14 @@ const (
 func OverheadMicros() []Micro {
 	return []Micro{
 		{ID: "driverconn", Name: MicroDriverConn, New: driverConnMicro},
-		dbMicro("raw", MicroRaw, func() (*sql.DB, error) { return sql.Open("sqlite3", ":memory:") }),
+		dbMicro("raw", MicroRaw, func() (*sql.DB, error) { return sql.Open("sqlite3", MemDSN()) }),
 		dbMicro("sqlpool-off", MicroSQLPoolOff, sqliteSQLPool(nil, "pool_leak_threshold", "0", "pool_tracing", "false")),
 		dbMicro("sqlpool-leak", MicroSQLPoolLeak, sqliteSQLPool(nil, "pool_tracing", "false")),
 		dbMicro("sqlpool", MicroSQLPool, sqliteSQLPool(nil)),
 		dbMicro("otelsql-noop", MicroOtelSQLNoop, func() (*sql.DB, error) {
-			return OtelSQL("sqlite3", ":memory:", tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+			return OtelSQL("sqlite3", MemDSN(), tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
 		}),
-		dbMicro("sqlmw", MicroSQLMW, func() (*sql.DB, error) { return SQLMW("sqlite3", ":memory:") }),
+		dbMicro("sqlmw", MicroSQLMW, func() (*sql.DB, error) { return SQLMW("sqlite3", MemDSN()) }),
 	}
 }
 
@@ -127,12 +138,12 @@ func (s *SDK) Shutdown() {
 // tracing differs) and otelsql.
 func TracingMicros(sdk *SDK) []Micro {
 	return []Micro{
-		dbMicro("raw", MicroRaw, func() (*sql.DB, error) { return sql.Open("sqlite3", ":memory:") }),
+		dbMicro("raw", MicroRaw, func() (*sql.DB, error) { return sql.Open("sqlite3", MemDSN()) }),
 		{ID: "sdk-span", Name: MicroSDKSpan, New: func() (func() (Op, error), func(), error) {
 			return func() (Op, error) { return sdkSpanOp(sdk.TP.Tracer("bench")), nil }, func() {}, nil
 		}},
 		dbMicro("sqlpool-sdk", MicroSQLPoolSDK, sqliteSQLPool([]sqlpool.Option{sqlpool.WithTracerProvider(sdk.TP), sqlpool.WithMeterProvider(sdk.MP)}, "pool_leak_threshold", "0")),
-		dbMicro("otelsql-sdk", MicroOtelSQLSDK, func() (*sql.DB, error) { return OtelSQL("sqlite3", ":memory:", sdk.TP, sdk.MP) }),
+		dbMicro("otelsql-sdk", MicroOtelSQLSDK, func() (*sql.DB, error) { return OtelSQL("sqlite3", MemDSN(), sdk.TP, sdk.MP) }),
 	}
 }
 

@@ -192,5 +192,5 @@ func PGXConnsTarget(ctx context.Context, url string, n int) (*Target, error) {
 // SQLiteConn returns a go-sqlite3 driver.Conn on an in-memory database: the
 // physical limit of workload 1, a query without database/sql.
 func SQLiteConn() (driver.Conn, error) {
-	return (&sqlite3.SQLiteDriver{}).Open(":memory:")
+	return (&sqlite3.SQLiteDriver{}).Open(MemDSN())
 }
