@@ -367,6 +367,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if c.ps.leak != nil {
 		pc.leak.Statement(query)
 	}
+	c.notePrepare(pc, query)
 	var res driver.Result
 	if pc.execer != nil {
 		res, err = pc.execer.ExecContext(ctx, sp.Comment(query), args)
@@ -404,6 +405,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		sp.End(ctx, err)
 		return nil, err
 	}
+	c.notePrepare(pc, query)
 	var rows driver.Rows
 	if pc.queryer != nil {
 		rows, err = pc.queryer.QueryContext(ctx, sp.Comment(query), args)

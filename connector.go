@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -35,6 +36,9 @@ type poolState struct {
 	kind      driverKind
 	scoped    bool // the database lives in its connection (kind.connScoped): each logical connection pins a physical one
 	resets    bool // sessions are reset before they serve a logical connection that must not see them (session.go)
+	// PostgreSQL with resets on: statements are watched for SQL's PREPARE
+	// (notePrepare), and pool_init_sql holds one (initPrepares).
+	watchPrepare, initPrepares bool
 	cfg       config
 	inner     driver.Connector
 	pool      *pool.Pool[*pconn]
@@ -81,6 +85,8 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 		ps.name = fmt.Sprintf("%s#%d", o.innerName, poolSeq.Add(1))
 	}
 	ps.initSQL = initBatches(o.kind, cfg.initSQL)
+	ps.watchPrepare = ps.resets && o.kind.postgres()
+	ps.initPrepares = ps.watchPrepare && slices.ContainsFunc(cfg.initSQL, mayPrepare)
 	if err := ps.newTelemetry(o.target); err != nil {
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}
@@ -148,6 +154,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		return nil, redactError(err, ps.secrets)
 	}
 	pc := newPconn(ic, ps)
+	pc.sqlPrepared = ps.initPrepares
 	if n := ps.stmtCacheSize(ctx, ic); n > 0 {
 		pc.stmts = newStmtCache(n)
 	}
@@ -263,9 +270,10 @@ type pconn struct {
 	// The session (session.go). dirty and gen are read by logical
 	// connections that used the session and are closing; owner only by the
 	// holder.
-	dirty atomic.Bool   // a logical connection that used the session was closed: reset it before its next use
-	gen   atomic.Uint64 // counts the session's resets: a use of it is of one generation
-	owner *Connector    // whose logical connections used the session since its last reset; nil if none
+	dirty       atomic.Bool   // a logical connection that used the session was closed: reset it before its next use
+	gen         atomic.Uint64 // counts the session's resets: a use of it is of one generation
+	owner       *Connector    // whose logical connections used the session since its last reset; nil if none
+	sqlPrepared bool          // PostgreSQL: a statement that may PREPARE ran since the last reset (mayPrepare)
 
 	// pinging is set when a ping overran its deadline and was given up
 	// while the driver still ran it: it receives the ping's result once the

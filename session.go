@@ -112,7 +112,7 @@ func (ps *poolState) resetSession(ctx context.Context, pc *pconn) error {
 	switch {
 	case ps.cfg.resetQuery != "":
 		// The query may deallocate prepared statements: close the cached
-		// ones first, while they still exist, and tell pgx after.
+		// ones first, while they still exist, and clear pgx's after.
 		if pc.stmts != nil {
 			pc.stmts.closeAll()
 		}
@@ -129,32 +129,71 @@ func (ps *poolState) resetSession(ctx context.Context, pc *pconn) error {
 		return fmt.Errorf("sqlpool: resetting the session: %w", err)
 	}
 	ps.resetCount.Add(1)
-	return ps.initSession(ctx, pc.inner)
+	if err := ps.initSession(ctx, pc.inner); err != nil {
+		return err
+	}
+	pc.sqlPrepared = pc.sqlPrepared || ps.initPrepares
+	return nil
 }
 
-// resetPostgres resets pc's PostgreSQL session with DISCARD ALL, in one
-// round trip: what PgBouncer's session mode runs (server_reset_query). It
-// also deallocates the statements prepared through the protocol, the
-// caches of sqlpool (database/sql's Stmts) and pgx (every query with
-// arguments): sqlpool's is forgotten and pgx's cleared on the client, or
-// each statement would fail once with "prepared statement does not
-// exist". (Keeping them would take DISCARD ALL's parts but DEALLOCATE ALL
-// and a look at pg_prepared_statements for those made with SQL's PREPARE,
-// which are the application's state: measured here, several times the
-// cost of DISCARD ALL, whose every part runs in C.)
+// pgKeepStatements resets a PostgreSQL session as DISCARD ALL does, but
+// for DEALLOCATE ALL and DISCARD PLANS, in one round trip: it keeps the
+// statements prepared through the protocol, which are not the
+// application's state but the drivers' and sqlpool's statement caches
+// (pgx's, of every query with arguments by default, and sqlpool's, of
+// database/sql's Stmts), so that those stay valid and need no preparing
+// again.
+const pgKeepStatements = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; " +
+	"SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES"
+
+// resetPostgres resets pc's PostgreSQL session in one round trip. With
+// DISCARD ALL, what PgBouncer's session mode runs, when the session may
+// hold statements the application prepared with SQL's PREPARE (its text
+// went through sqlpool: sqlPrepared), which must go, or when nothing would
+// be lost (lib/pq with sqlpool's statement cache empty: lib/pq caches
+// nothing itself); the statement caches of sqlpool and pgx are then
+// forgotten on the client, or each statement would fail once with
+// "prepared statement does not exist". Otherwise with pgKeepStatements.
 func (ps *poolState) resetPostgres(ctx context.Context, pc *pconn) error {
+	cached := pc.stmts != nil && pc.stmts.lru.Len() > 0
+	if !pc.sqlPrepared && (cached || ps.kind == kindPgx) {
+		return ps.execBounded(ctx, pc, pgKeepStatements)
+	}
 	if err := ps.execBounded(ctx, pc, "DISCARD ALL"); err != nil {
 		return err
 	}
+	pc.sqlPrepared = false
 	// Forget the cached statements without closing them: each close would
 	// be a round trip for a statement the server no longer has.
-	if pc.stmts != nil {
+	if cached {
 		pc.stmts.forget()
 	}
 	if ps.kind == kindPgx {
 		return pgxForgetStatements(ctx, pc.inner)
 	}
 	return nil
+}
+
+// mayPrepare reports whether the statement text q may create a statement
+// prepared with SQL (PREPARE, or dynamic SQL that says PREPARE, as in a DO
+// block's EXECUTE 'PREPARE ...'). A function whose own body prepares one is
+// not seen (see the README's limitations).
+func mayPrepare(q string) bool {
+	const w = "prepare"
+	for i := 0; i+len(w) <= len(q); i++ {
+		if q[i]|0x20 == 'p' && strings.EqualFold(q[i:i+len(w)], w) {
+			return true
+		}
+	}
+	return false
+}
+
+// notePrepare records that the session bound to c ran q (see mayPrepare),
+// on PostgreSQL pools that reset sessions.
+func (c *conn) notePrepare(pc *pconn, q string) {
+	if c.ps.watchPrepare && !pc.sqlPrepared && mayPrepare(q) {
+		pc.sqlPrepared = true
+	}
 }
 
 // resetBound is resetSession for the holder of pc, at bind: bounded by
@@ -191,22 +230,20 @@ func (ps *poolState) execBounded(ctx context.Context, pc *pconn, q string) error
 
 // pgxForgetStatements clears the client-side statement state of pgx's
 // stdlib connection ic after DISCARD ALL deallocated the statements on the
-// server: pgx keeps its prepared statements and statement caches by name,
-// and each would otherwise fail once with "prepared statement does not
-// exist". sqlpool does not import pgx: it reaches the *pgx.Conn by
-// reflection (stdlib.Conn.Conn). pgx's DeallocateAll clears the client
-// state and then sends "deallocate all", which DISCARD ALL made needless;
-// given a context already done, pgconn returns before any I/O (it checks
-// the context before writing), so only the client state is cleared. That
-// it was is checked (the statement cache is empty); if not, DeallocateAll
-// runs for real, a round trip more.
+// server: pgx keeps its statement caches (every query with arguments, by
+// default) and its prepared statements (database/sql's Stmts) by name, and
+// each would otherwise fail once with "prepared statement does not exist".
+// sqlpool does not import pgx: it reaches the *pgx.Conn by reflection
+// (stdlib.Conn.Conn). pgx's DeallocateAll clears that state and then sends
+// a "deallocate all" that DISCARD ALL made needless: given a context already
+// done, pgconn returns before any I/O (it checks the context before it
+// writes), so only the client state is cleared.
 func pgxForgetStatements(ctx context.Context, ic driver.Conn) error {
 	m := reflect.ValueOf(ic).MethodByName("Conn")
 	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
 		return fmt.Errorf("sqlpool: %T has no Conn method to reach pgx's statement caches; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
 	}
-	pc := m.Call(nil)[0]
-	d, ok := pc.Interface().(interface {
+	d, ok := m.Call(nil)[0].Interface().(interface {
 		DeallocateAll(context.Context) error
 	})
 	if !ok {
@@ -214,25 +251,10 @@ func pgxForgetStatements(ctx context.Context, ic driver.Conn) error {
 	}
 	done, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := d.DeallocateAll(done); errors.Is(err, context.Canceled) && pgxCacheEmpty(pc) {
-		return nil
+	if err := d.DeallocateAll(done); err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
-	return d.DeallocateAll(ctx)
-}
-
-// pgxCacheEmpty reports whether the statement cache of the *pgx.Conn pc
-// is empty (or off).
-func pgxCacheEmpty(pc reflect.Value) bool {
-	m := pc.MethodByName("StatementCache")
-	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
-		return false
-	}
-	c := m.Call(nil)[0]
-	if c.Kind() == reflect.Interface && c.IsNil() {
-		return true // the cache is off
-	}
-	l, ok := c.Interface().(interface{ Len() int })
-	return ok && l.Len() == 0
+	return nil
 }
 
 // initBatches returns the statements of pool_init_sql as the Execs that

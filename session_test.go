@@ -155,17 +155,32 @@ type pgState struct {
 	SQLPrepared, Cursors        int
 }
 
-// pgSetState leaves one of each kind of session state in c's session.
-func pgSetState(t *testing.T, c *sql.Conn, lock int64) {
+// pgSetState leaves one of each kind of session state in c's session,
+// with a statement prepared with SQL if sqlPrepare, else with a statement
+// of database/sql's in sqlpool's statement cache: sqlpool resets the one
+// with DISCARD ALL, the other with DISCARD ALL's steps but DEALLOCATE ALL,
+// which keep the statement caches (session.go).
+func pgSetState(t *testing.T, c *sql.Conn, lock int64, sqlPrepare bool) {
 	t.Helper()
 	sessionExec(t, c,
 		"CREATE TEMP TABLE sqlpool_session_t (x int)",
 		"SET statement_timeout = '12345'",
 		fmt.Sprintf("SELECT pg_advisory_lock(%d)", lock),
 		"LISTEN sqlpool_session_channel",
-		"PREPARE sqlpool_session_p AS SELECT 1",
 		"BEGIN; DECLARE sqlpool_session_c CURSOR WITH HOLD FOR SELECT 1; COMMIT",
 	)
+	if sqlPrepare {
+		sessionExec(t, c, "PREPARE sqlpool_session_p AS SELECT 1")
+		return
+	}
+	st, err := c.PrepareContext(context.Background(), "SELECT $1::int")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Exec(1); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 }
 
 func pgReadState(t *testing.T, c *sql.Conn) pgState {
@@ -192,8 +207,12 @@ func sessionLock() int64 { return int64(os.Getpid())<<20 + sessionLockSeq.Add(1)
 var pgFresh = pgState{StatementTimeout: "0"}
 
 func TestSessionPostgresStateDiesWithTheConnectionDatabaseSQLClosed(t *testing.T) {
-	for _, inner := range pgDrivers {
-		t.Run(inner, func(t *testing.T) {
+	for _, tc := range []struct {
+		inner      string
+		sqlPrepare bool
+	}{{"postgres", true}, {"pgx", true}, {"postgres", false}, {"pgx", false}} {
+		inner := tc.inner
+		t.Run(fmt.Sprintf("%s/sql_prepare=%v", inner, tc.sqlPrepare), func(t *testing.T) {
 			raw := sessionOpen(t, inner, testdb.PostgresURL(t))
 			pooled, _ := openPG(t, inner, "pool_max_conns", "1")
 			for _, side := range []struct {
@@ -203,7 +222,7 @@ func TestSessionPostgresStateDiesWithTheConnectionDatabaseSQLClosed(t *testing.T
 				side.db.SetMaxIdleConns(0) // database/sql closes each connection it gets back
 				c := sessionConn(t, side.db)
 				pid := sessionValue[int](t, c, "SELECT pg_backend_pid()")
-				pgSetState(t, c, sessionLock())
+				pgSetState(t, c, sessionLock(), tc.sqlPrepare)
 				if got := pgReadState(t, c); got.TempTable == "" || got.AdvisoryLocks != 1 || got.Cursors != 1 {
 					t.Fatalf("%s: the state was not made: %+v", side.name, got)
 				}
@@ -263,7 +282,7 @@ func TestSessionPostgresStateNeverCrossesTheSQLDBsOfASharedPool(t *testing.T) {
 			// connection next, reset, since it is another sql.DB's.
 			c := sessionConn(t, db1)
 			pid := sessionValue[int](t, c, "SELECT pg_backend_pid()")
-			pgSetState(t, c, sessionLock())
+			pgSetState(t, c, sessionLock(), true)
 			c.Close()
 			c = sessionConn(t, db2)
 			if got := sessionValue[int](t, c, "SELECT pg_backend_pid()"); got != pid {
@@ -273,7 +292,7 @@ func TestSessionPostgresStateNeverCrossesTheSQLDBsOfASharedPool(t *testing.T) {
 				t.Errorf("db2 sees db1's session state: %+v, want a fresh session's %+v", got, pgFresh)
 			}
 			// And db2's state does not reach db1 after db2 closed.
-			pgSetState(t, c, sessionLock())
+			pgSetState(t, c, sessionLock(), false)
 			c.Close()
 			db2.Close()
 			c = sessionConn(t, db1)

@@ -73,6 +73,7 @@ func (s *stmt) inner(ctx context.Context, pc *pconn) (driver.Stmt, error) {
 // innerEntry is inner, and also returns the inner statement's entry in the
 // statement cache (nil with the cache off), which counts its open rows.
 func (s *stmt) innerEntry(ctx context.Context, pc *pconn) (driver.Stmt, *cachedStmt, error) {
+	s.c.notePrepare(pc, s.query) // its executions run on pc
 	if pc.stmts != nil && !s.uncached {
 		cs, err := pc.stmts.get(ctx, pc, s.query)
 		if err != nil {
