@@ -25,6 +25,8 @@ var (
 	_ driver.SessionResetter    = (*conn)(nil)
 	_ driver.Validator          = (*conn)(nil)
 	_ driver.NamedValueChecker  = (*conn)(nil)
+	_ driver.Execer             = (*conn)(nil) //nolint:staticcheck // for callers through sql.Conn.Raw
+	_ driver.Queryer            = (*conn)(nil) //nolint:staticcheck // for callers through sql.Conn.Raw
 )
 
 // conn is a logical connection: what database/sql keeps in its free list.
@@ -381,6 +383,18 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	err = c.noteErr(ctx, err)
 	sp.End(ctx, err)
 	return res, err
+}
+
+// Exec is ExecContext without a context, for code that reaches the logical
+// connection through sql.Conn.Raw and calls the legacy driver.Execer
+// (go-sql-driver/mysql's tests do). database/sql itself calls ExecContext.
+func (c *conn) Exec(query string, args []driver.Value) (driver.Result, error) { //nolint:staticcheck // legacy callers
+	return c.ExecContext(context.Background(), query, valuesToNamed(args))
+}
+
+// Query is QueryContext without a context, as Exec is ExecContext.
+func (c *conn) Query(query string, args []driver.Value) (driver.Rows, error) { //nolint:staticcheck // legacy callers
+	return c.QueryContext(context.Background(), query, valuesToNamed(args))
 }
 
 // QueryContext forwards to the inner QueryerContext (or Queryer), or returns

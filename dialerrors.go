@@ -21,8 +21,9 @@ import (
 //
 // What is transient is named, and everything else is permanent, since that
 // is what the raw driver does with every error: the network failing
-// (refused, reset, timed out, closed mid-handshake), the server starting up
-// or shutting down, too many connections, and the pool's own deadline.
+// (refused, reset, unreachable, timed out, closed mid-handshake, a name
+// lookup that could not finish), the server starting up or shutting down,
+// too many connections, and the pool's own deadline.
 func permanentDialError(k driverKind, err error) bool {
 	if err == nil {
 		return false
@@ -169,9 +170,16 @@ func transientNetError(err error) bool {
 	if errors.As(err, &addrErr) || errors.As(err, &unknownNet) || errors.As(err, &invalidAddr) || errors.As(err, &parseErr) {
 		return false // an address that cannot be dialed: a DSN to fix
 	}
+	// A timeout, or a lookup the resolver could not finish, is the
+	// network's; another net.Error (a name that does not exist, a dialer's
+	// own error) is an answer that redialing does not change.
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) && ne.Timeout() {
 		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {

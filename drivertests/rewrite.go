@@ -1,0 +1,214 @@
+package drivertests
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"reflect"
+	"strconv"
+)
+
+// The names the rewritten files call instead of database/sql's Open and
+// OpenDB. They are defined, per package, in the file redirectSource returns.
+const (
+	openFunc   = "sqlpoolOpen"
+	openDBFunc = "sqlpoolOpenDB"
+)
+
+// redirects maps the database/sql functions that are redirected to their
+// replacements, which have the same signatures.
+var redirects = map[string]string{
+	"Open":   openFunc,
+	"OpenDB": openDBFunc,
+}
+
+// rewriteResult is what rewriteFile did to one file.
+type rewriteResult struct {
+	Src     []byte // the rewritten source (the original one when Count is 0)
+	Package string // the file's package name
+	Count   int    // references to sql.Open and sql.OpenDB replaced
+}
+
+// rewriteFile replaces, in one Go file, every reference to database/sql's
+// Open and OpenDB (calls, and the rare use as a func value, whose type stays
+// the same) with sqlpoolOpen and sqlpoolOpenDB. It follows the name the file
+// imports database/sql under, leaves alone a selector whose left side is a
+// local variable that shadows it, and blanks the import when the redirected
+// references were its only uses (the file would not compile otherwise).
+func rewriteFile(filename string, src []byte) (rewriteResult, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filename, src, parser.ParseComments)
+	if err != nil {
+		return rewriteResult{}, err
+	}
+	res := rewriteResult{Src: src, Package: f.Name.Name}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && (fd.Name.Name == openFunc || fd.Name.Name == openDBFunc) {
+			return res, fmt.Errorf("%s: already declares %s", filename, fd.Name.Name)
+		}
+	}
+
+	var spec *ast.ImportSpec
+	for _, is := range f.Imports {
+		if p, _ := strconv.Unquote(is.Path.Value); p == "database/sql" {
+			spec = is
+		}
+	}
+	if spec == nil {
+		return res, nil
+	}
+	name := "sql"
+	if spec.Name != nil {
+		name = spec.Name.Name
+	}
+	switch name {
+	case "_":
+		return res, nil
+	case ".":
+		return res, fmt.Errorf("%s: dot-imports database/sql, which the rewrite does not follow", filename)
+	}
+
+	// isSQL reports whether e is a reference to the imported package's
+	// function fn (any function when fn is ""). An identifier that the
+	// parser resolved to a local declaration (Obj set) is not the package.
+	isSQL := func(e ast.Expr, fn string) bool {
+		sel, ok := e.(*ast.SelectorExpr)
+		if !ok {
+			return false
+		}
+		id, ok := sel.X.(*ast.Ident)
+		return ok && id.Name == name && id.Obj == nil && (fn == "" || sel.Sel.Name == fn)
+	}
+	replaceExprs(f, func(e ast.Expr) ast.Expr {
+		for from, to := range redirects {
+			if isSQL(e, from) {
+				res.Count++
+				return &ast.Ident{NamePos: e.Pos(), Name: to}
+			}
+		}
+		return e
+	})
+	if res.Count == 0 {
+		return res, nil
+	}
+
+	used := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if e, ok := n.(ast.Expr); ok && isSQL(e, "") {
+			used = true
+		}
+		return !used
+	})
+	if !used {
+		spec.Name = &ast.Ident{NamePos: spec.Path.Pos(), Name: "_"}
+	}
+
+	var buf bytes.Buffer
+	if err := format.Node(&buf, fset, f); err != nil {
+		return res, fmt.Errorf("%s: printing the rewritten file: %w", filename, err)
+	}
+	res.Src = buf.Bytes()
+	return res, nil
+}
+
+var (
+	exprType   = reflect.TypeFor[ast.Expr]()
+	objectType = reflect.TypeFor[*ast.Object]()
+	scopeType  = reflect.TypeFor[*ast.Scope]()
+)
+
+// replaceExprs walks the syntax tree under node and replaces every
+// expression e, wherever the tree holds an ast.Expr (a field or a slice
+// element), by repl(e), then walks on into the result. go/ast has no
+// replacing walker (astutil.Apply is in golang.org/x/tools, which this module
+// does without); reflection over the node structs covers every position.
+// The parser's object graph (Ident.Obj, scopes) is not walked: it points back
+// into the tree.
+func replaceExprs(node ast.Node, repl func(ast.Expr) ast.Expr) {
+	walkValue(reflect.ValueOf(node), repl)
+}
+
+func walkValue(v reflect.Value, repl func(ast.Expr) ast.Expr) {
+	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			return
+		}
+		if v.Type() == exprType && v.CanSet() {
+			if r := repl(v.Interface().(ast.Expr)); r != v.Interface() {
+				v.Set(reflect.ValueOf(r))
+			}
+		}
+		walkValue(v.Elem(), repl)
+	case reflect.Pointer:
+		if v.IsNil() || v.Type() == objectType || v.Type() == scopeType {
+			return
+		}
+		walkValue(v.Elem(), repl)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				walkValue(v.Field(i), repl)
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			walkValue(v.Index(i), repl)
+		}
+	}
+}
+
+// redirectSource returns the Go file that defines sqlpoolOpen and
+// sqlpoolOpenDB in package pkg. Its imports are aliased so that they cannot
+// collide with a name the package declares.
+func redirectSource(pkg string) []byte {
+	return fmt.Appendf(nil, `// Code generated by github.com/sqlpool/sqlpool/drivertests. DO NOT EDIT.
+
+package %s
+
+import (
+	sqlpoolredirectcontext "context"
+	sqlpoolredirectsql "database/sql"
+	sqlpoolredirectdriver "database/sql/driver"
+
+	sqlpoolredirectpool "github.com/sqlpool/sqlpool"
+)
+
+// sqlpoolOpen is sql.Open with the driver wrapped by sqlpool: the DSN
+// "<driver>:<dsn>" of the driver registered as "sqlpool".
+func sqlpoolOpen(driverName, dataSourceName string) (*sqlpoolredirectsql.DB, error) {
+	return sqlpoolredirectsql.Open(sqlpoolredirectpool.DriverName, driverName+":"+dataSourceName)
+}
+
+// sqlpoolOpenDB is sql.OpenDB on sqlpool.Wrap(c). sql.OpenDB cannot fail, so
+// an error from Wrap is returned by the DB's first connection attempt, where
+// database/sql reports connector errors.
+func sqlpoolOpenDB(c sqlpoolredirectdriver.Connector) *sqlpoolredirectsql.DB {
+	w, err := sqlpoolredirectpool.Wrap(c)
+	if err != nil {
+		return sqlpoolredirectsql.OpenDB(sqlpoolFailedConnector{inner: c, err: err})
+	}
+	return sqlpoolredirectsql.OpenDB(w)
+}
+
+// sqlpoolFailedConnector is a connector whose every Connect returns err.
+type sqlpoolFailedConnector struct {
+	inner sqlpoolredirectdriver.Connector
+	err   error
+}
+
+func (f sqlpoolFailedConnector) Connect(sqlpoolredirectcontext.Context) (sqlpoolredirectdriver.Conn, error) {
+	return nil, f.err
+}
+
+func (f sqlpoolFailedConnector) Driver() sqlpoolredirectdriver.Driver {
+	if f.inner == nil {
+		return nil
+	}
+	return f.inner.Driver()
+}
+`, pkg)
+}
