@@ -813,3 +813,49 @@ func TestSessionMySQLStatementCacheStaysWithinTheServersLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestSessionRawConnectionAnswersTheLegacyExecerAndQueryerAsTheDriverDoes(t *testing.T) {
+	// Code that reaches the driver's connection through sql.Conn.Raw and
+	// calls the legacy interfaces (go-sql-driver/mysql's own tests do)
+	// gets the driver's own results back.
+	got := map[string]string{}
+	for _, side := range []struct{ driver, dsn string }{
+		{"sqlite3", "file:" + filepath.Join(t.TempDir(), "raw.db")},
+		{"sqlpool", "sqlite3:file:" + filepath.Join(t.TempDir(), "pooled.db")},
+	} {
+		c := sessionConn(t, sessionOpen(t, side.driver, side.dsn))
+		err := c.Raw(func(dc any) error {
+			ex, ok := dc.(driver.Execer) //nolint:staticcheck // what the callers use
+			if !ok {
+				return fmt.Errorf("%T is no driver.Execer", dc)
+			}
+			res, err := ex.Exec("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2)", nil)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			q, ok := dc.(driver.Queryer) //nolint:staticcheck // what the callers use
+			if !ok {
+				return fmt.Errorf("%T is no driver.Queryer", dc)
+			}
+			rows, err := q.Query("SELECT count(*) FROM t WHERE x > ?", []driver.Value{int64(0)})
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			v := make([]driver.Value, 1)
+			if err := rows.Next(v); err != nil {
+				return err
+			}
+			got[side.driver] = fmt.Sprintf("%T affected %d, counted %v", res, n, v[0])
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", side.driver, err)
+		}
+		c.Close()
+	}
+	if got["sqlpool"] != got["sqlite3"] {
+		t.Errorf("through Raw: got %q through sqlpool, want %q as from the driver", got["sqlpool"], got["sqlite3"])
+	}
+}
