@@ -117,7 +117,8 @@ func TestSuiteQuick(t *testing.T) {
 	}{
 		{"overhead", s.Overhead, len(OverheadMicros())},
 		{"throughput", func() (Section, error) { return s.Throughput(ctx) }, len(ThroughputPeers()) + 1},
-		{"per-request", func() (Section, error) { return s.ConnectionPerRequest(ctx, admin) }, 10},
+		// 2 drivers × (raw pooled, then raw, sqlpool and sqlpool without resets in 2 configurations)
+		{"per-request", func() (Section, error) { return s.ConnectionPerRequest(ctx, admin) }, 14},
 		{"overload", func() (Section, error) { return s.Overload(ctx) }, len(OverloadPeers())},
 		{"recovery", func() (Section, error) { return s.Recovery(ctx, admin) }, len(RecoveryPeers())},
 		{"tracing", s.Tracing, 4},
