@@ -197,14 +197,14 @@ func TestPgBouncerTransactionModeWhatBreaks(t *testing.T) {
 // own sqlpool pool of 4 connections, with 8 goroutines each, through one
 // PgBouncer in transaction mode that has 3 server connections: queries
 // with arguments, and transactions that prepare statements, with the
-// settings the README gives (pool_stmt_cache_size=0; pgx
-// default_query_exec_mode=exec, lib/pq binary_parameters=yes). Every
-// result is checked.
+// settings the README gives (pool_stmt_cache_size=0,
+// pool_reset_session=false; pgx default_query_exec_mode=exec, lib/pq
+// binary_parameters=yes). Every result is checked.
 func TestPgBouncerTransactionModeUnderLoad(t *testing.T) {
 	b := startPgBouncer(t, 3)
 	for _, app := range []struct{ driver, params string }{
-		{"pgx", "default_query_exec_mode=exec&pool_stmt_cache_size=0"},
-		{"postgres", "binary_parameters=yes&pool_stmt_cache_size=0"},
+		{"pgx", "default_query_exec_mode=exec&pool_stmt_cache_size=0&pool_reset_session=false"},
+		{"postgres", "binary_parameters=yes&pool_stmt_cache_size=0&pool_reset_session=false"},
 	} {
 		t.Run(app.driver, func(t *testing.T) {
 			var dbs []*sql.DB
