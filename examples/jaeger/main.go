@@ -9,10 +9,11 @@
 //
 // The program has no sqlpool-specific tracing code: sqlpool takes its tracer
 // and meter from OpenTelemetry's global providers, so installing SDK
-// providers globally (otelsetup.Start does) is all it takes. What the
-// program adds is a parent span, "checkout", whose context it passes to each
-// database call, so that sqlpool's spans for those calls appear as its
-// children in one trace.
+// providers globally is all it takes. setupOTel, in otel.go, does that with
+// the OpenTelemetry SDK and its OTLP/HTTP exporters alone: copy it into your
+// program. What the program adds is a parent span, "checkout", whose context
+// it passes to each database call, so that sqlpool's spans for those calls
+// appear as its children in one trace.
 package main
 
 import (
@@ -39,7 +40,6 @@ import (
 	_ "github.com/mattn/go-sqlite3"    // the "sqlite3" driver
 
 	"github.com/sqlpool/sqlpool" // registers the "sqlpool" driver
-	"github.com/sqlpool/sqlpool/internal/otelsetup"
 )
 
 // serviceName is the service.name the traces and metrics carry: the name to
@@ -88,10 +88,10 @@ func sqliteDSN(dir string) string {
 // operations on the sqlpool DSN dsn, flushes the telemetry, and reports to
 // out.
 func run(ctx context.Context, dsn string, out io.Writer) error {
-	// 1. Install the SDK's tracer and meter providers as the global ones.
-	// The OTLP/HTTP exporters read OTEL_EXPORTER_OTLP_ENDPOINT themselves
-	// (default http://localhost:4318, Jaeger's OTLP/HTTP port).
-	shutdown, err := otelsetup.Start(ctx, serviceName)
+	// 1. Install the SDK's tracer and meter providers as the global ones
+	// (otel.go). The OTLP/HTTP exporters read OTEL_EXPORTER_OTLP_ENDPOINT
+	// themselves (default http://localhost:4318, Jaeger's OTLP/HTTP port).
+	shutdown, err := setupOTel(ctx, serviceName)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func run(ctx context.Context, dsn string, out io.Writer) error {
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if ferr := shutdown(flushCtx); ferr != nil {
-		err = errors.Join(err, fmt.Errorf("exporting to %s: %w", otelsetup.Endpoint(), ferr))
+		err = errors.Join(err, fmt.Errorf("exporting to %s: %w", endpoint(), ferr))
 	}
 	if err != nil {
 		return err
