@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
+	"github.com/sqlpool/sqlpool/internal/redact"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
 	"github.com/sqlpool/sqlpool/tracing"
@@ -39,11 +40,11 @@ type poolState struct {
 	// PostgreSQL with resets on: statements are watched for SQL's PREPARE
 	// (notePrepare), and pool_init_sql holds one (initPrepares).
 	watchPrepare, initPrepares bool
-	cfg       config
-	inner     driver.Connector
-	pool      *pool.Pool[*pconn]
-	leak      *leakdetect.Detector // nil: leak detection is off
-	tel       *tracing.Telemetry   // nil: pool_tracing=false
+	cfg                        config
+	inner                      driver.Connector
+	pool                       *pool.Pool[*pconn]
+	leak                       *leakdetect.Detector // nil: leak detection is off
+	tel                        *tracing.Telemetry   // nil: pool_tracing=false
 	// resolveSystem: the first dial asks a MySQL-protocol server whether it is MariaDB.
 	resolveSystem atomic.Bool
 	secrets       []string // passwords in the inner DSN, scrubbed from dial errors
@@ -141,7 +142,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	if err != nil {
 		// Some drivers quote their DSN when they fail to connect; this error
 		// reaches applications and logs as the pool's last dial error.
-		err = redactError(err, ps.secrets)
+		err = redact.Error(err, ps.secrets)
 		sp.End(ctx, err)
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	}
 	if err := ps.initSession(ctx, ic); err != nil {
 		ic.Close()
-		return nil, redactError(err, ps.secrets)
+		return nil, redact.Error(err, ps.secrets)
 	}
 	pc := newPconn(ic, ps)
 	pc.sqlPrepared = ps.initPrepares

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
+	"github.com/sqlpool/sqlpool/internal/redact"
 	"slices"
 	"strings"
 	"sync"
@@ -200,7 +201,7 @@ func (s *poolSpec) open() (*poolState, error) {
 		kind:      k,
 		scoped:    scoped,
 		target:    dbtarget.Parse(k.dsnDialect(s.innerName), s.clean),
-		secrets:   secretsIn(s.clean),
+		secrets:   redact.Secrets(s.clean),
 	}, inner, s.cfg)
 }
 
@@ -250,7 +251,7 @@ func openInner(name, dsn string) (driver.Connector, driver.Driver, error) {
 	// neither dials nor starts more than one goroutine that Close stops.
 	db, err := sql.Open(name, dsn)
 	if err != nil {
-		return nil, nil, redactError(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), secretsIn(dsn))
+		return nil, nil, redact.Error(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), redact.Secrets(dsn))
 	}
 	drv := db.Driver()
 	db.Close()
@@ -260,7 +261,7 @@ func openInner(name, dsn string) (driver.Connector, driver.Driver, error) {
 	if dc, ok := drv.(driver.DriverContext); ok {
 		c, err := dc.OpenConnector(dsn)
 		if err != nil {
-			return nil, nil, redactError(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), secretsIn(dsn))
+			return nil, nil, redact.Error(fmt.Errorf("sqlpool: the %s driver rejected its DSN: %w", name, err), redact.Secrets(dsn))
 		}
 		return c, drv, nil
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/kv"
+	"github.com/sqlpool/sqlpool/internal/redact"
 	"github.com/sqlpool/sqlpool/internal/sqltext"
 	"github.com/sqlpool/sqlpool/tracing"
 )
@@ -30,8 +32,8 @@ import (
 //
 // Nothing from the DSN except pool_* names and values ever goes into an error
 // message: a DSN usually holds a password. Inner drivers are less careful
-// (lib/pq and net/url quote whole URLs in parse errors), so secretsIn and
-// redactError scrub their errors.
+// (lib/pq and net/url quote whole URLs in parse errors), so internal/redact
+// scrubs their errors.
 
 // dsnParam is one pool_* parameter found in a DSN, value already unescaped.
 type dsnParam struct{ key, value string }
@@ -80,7 +82,7 @@ func SplitDSN(dsn string) (driverName, innerDSN string, err error) {
 	if err != nil {
 		// buildConfig quotes only pool_* names and values; a password
 		// can still get into one through a broken quote or escape.
-		return "", "", redactError(err, secretsIn(inner))
+		return "", "", redact.Error(err, redact.Secrets(inner))
 	}
 	return name, clean, nil
 }
@@ -125,7 +127,7 @@ func RedactDSN(dsn string) string {
 	if name, in, err := splitDSN(dsn); err == nil {
 		prefix, inner = name+":", in
 	}
-	redacted, _ := redactString(inner, secretsIn(inner))
+	redacted, _ := redact.String(inner, redact.Secrets(inner))
 	return prefix + redacted
 }
 
@@ -144,7 +146,7 @@ func RedactError(err error, dsn string) error {
 	if _, in, serr := splitDSN(dsn); serr == nil {
 		inner = in
 	}
-	return redactError(err, secretsIn(inner))
+	return redact.Error(err, redact.Secrets(inner))
 }
 
 func isDriverName(s string) bool {
@@ -173,18 +175,11 @@ const poolParamPrefix = "pool_"
 // in keyword form, values follow libpq's quoting ('...' with \' and \\).
 // Errors name the parameter but quote nothing else from the DSN.
 func extractPoolParams(innerDSN string) (clean string, params []dsnParam, err error) {
-	if isKeywordDSN(innerDSN) {
+	if kv.IsDSN(innerDSN) {
 		return extractKeywordPoolParams(innerDSN)
 	}
 	return extractQueryPoolParams(innerDSN)
 }
-
-// keywordDSNStart is how a libpq keyword=value DSN starts. No URL, SQLite
-// URI or mysql DSN starts this way: a scheme or user name is followed by ':'
-// or '@', which the first keyword cannot contain.
-var keywordDSNStart = regexp.MustCompile(`^\s*[A-Za-z_][A-Za-z0-9_.]*\s*=`)
-
-func isKeywordDSN(s string) bool { return keywordDSNStart.MatchString(s) }
 
 func extractQueryPoolParams(s string) (string, []dsnParam, error) {
 	qStart, qEnd := findQuery(s)
@@ -274,104 +269,8 @@ func findQuery(s string) (start, end int) {
 	return start, end
 }
 
-// kvToken is one keyword=value setting of a libpq keyword DSN.
-type kvToken struct {
-	start, end int    // the setting's text is s[start:end]
-	key        string // as written
-	value      string // unquoted and unescaped
-	rawValue   string // as written, without the enclosing quotes
-}
-
-var errKeywordMissingEquals = errors.New(`a keyword is not followed by "="`)
-var errKeywordUnterminated = errors.New("a quoted value has no closing quote")
-
-// parseKeywordDSN splits s as libpq's conninfo_parse does: settings
-// separated by white space, "key = value" with optional spaces around '=',
-// values either bare (up to white space) or in single quotes, '\' escaping
-// the next byte in both. On an error it returns the settings read so far,
-// and for an unterminated quote a last setting whose value runs to the end.
-func parseKeywordDSN(s string) ([]kvToken, error) {
-	var toks []kvToken
-	i := 0
-	for {
-		for i < len(s) && isLibpqSpace(s[i]) {
-			i++
-		}
-		if i == len(s) {
-			return toks, nil
-		}
-		tok, err := parseKeywordSetting(s, i)
-		if err == errKeywordMissingEquals {
-			return toks, err
-		}
-		toks = append(toks, tok)
-		if err != nil {
-			return toks, err
-		}
-		i = tok.end
-	}
-}
-
-// parseKeywordSetting reads the setting that starts at s[start], which is
-// not white space.
-func parseKeywordSetting(s string, start int) (kvToken, error) {
-	i := start
-	skipSpace := func() {
-		for i < len(s) && isLibpqSpace(s[i]) {
-			i++
-		}
-	}
-	for i < len(s) && s[i] != '=' && !isLibpqSpace(s[i]) {
-		i++
-	}
-	key := s[start:i]
-	skipSpace()
-	if i == len(s) || s[i] != '=' {
-		return kvToken{}, errKeywordMissingEquals
-	}
-	i++
-	skipSpace()
-	quoted := i < len(s) && s[i] == '\''
-	if quoted {
-		i++
-	}
-	vstart := i
-	var v strings.Builder
-	for i < len(s) {
-		c := s[i]
-		if c == '\\' {
-			i++
-			if i < len(s) {
-				v.WriteByte(s[i])
-				i++
-			}
-			continue
-		}
-		if quoted && c == '\'' || !quoted && isLibpqSpace(c) {
-			break
-		}
-		v.WriteByte(c)
-		i++
-	}
-	tok := kvToken{start: start, key: key, value: v.String(), rawValue: s[vstart:i]}
-	if quoted {
-		if i == len(s) {
-			tok.end = i
-			return tok, errKeywordUnterminated
-		}
-		i++ // the closing quote
-	}
-	tok.end = i
-	return tok, nil
-}
-
-// isLibpqSpace is C's isspace, which libpq uses between settings.
-func isLibpqSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
-}
-
 func extractKeywordPoolParams(s string) (string, []dsnParam, error) {
-	toks, err := parseKeywordDSN(s)
+	toks, err := kv.Parse(s)
 	if err != nil {
 		// Let the inner driver report its own DSN's syntax, unless pool
 		// settings may be lost in it.
@@ -382,8 +281,8 @@ func extractKeywordPoolParams(s string) (string, []dsnParam, error) {
 	}
 	var params []dsnParam
 	for _, t := range toks {
-		if strings.HasPrefix(t.key, poolParamPrefix) {
-			params = append(params, dsnParam{t.key, t.value})
+		if strings.HasPrefix(t.Key, poolParamPrefix) {
+			params = append(params, dsnParam{t.Key, t.Value})
 		}
 	}
 	if len(params) == 0 {
@@ -394,23 +293,23 @@ func extractKeywordPoolParams(s string) (string, []dsnParam, error) {
 	var b strings.Builder
 	kept := 0
 	for i, t := range toks {
-		if strings.HasPrefix(t.key, poolParamPrefix) {
+		if strings.HasPrefix(t.Key, poolParamPrefix) {
 			continue
 		}
 		if kept == 0 {
-			b.WriteString(s[:toks[0].start])
-		} else if sep := s[toks[i-1].end:t.start]; sep != "" {
+			b.WriteString(s[:toks[0].Start])
+		} else if sep := s[toks[i-1].End:t.Start]; sep != "" {
 			b.WriteString(sep)
 		} else {
 			// libpq allows key='a'key2=b; without the quote, a space is
 			// needed to keep the settings apart.
 			b.WriteByte(' ')
 		}
-		b.WriteString(s[t.start:t.end])
+		b.WriteString(s[t.Start:t.End])
 		kept++
 	}
 	if kept > 0 {
-		b.WriteString(s[toks[len(toks)-1].end:])
+		b.WriteString(s[toks[len(toks)-1].End:])
 	}
 	return b.String(), params, nil
 }
@@ -611,347 +510,4 @@ func echoParam(s string) string {
 		cut--
 	}
 	return s[:cut] + "..."
-}
-
-// secretKeys are the parameters, in keyword or query form, whose values are
-// passwords (compared case-insensitively: sqlserver's keys are). _auth_pass
-// is go-sqlite3's, for a database with user authentication.
-var secretKeys = []string{"password", "sslpassword", "passwd", "pwd", "_auth_pass"}
-
-func isSecretKey(k string) bool {
-	return slices.ContainsFunc(secretKeys, func(s string) bool { return strings.EqualFold(s, k) })
-}
-
-// secretsIn returns the secret strings (passwords) that appear in an inner
-// DSN, in every form a driver accepts, so errors can be scrubbed: as written,
-// percent-decoded and re-encoded for URL passwords, unquoted and as written
-// for keyword values, and each of these as Go's %q prints it. Where the DSN
-// is ambiguous (a raw '@', '/', '?' or '#' in a URL password, a space in an
-// unquoted keyword password), it returns every candidate the drivers'
-// parsers could pick, and the pieces they could quote: a wrong candidate
-// only hides a little too much of an error message. The result has no empty
-// strings and no duplicates, longest first.
-func secretsIn(innerDSN string) []string {
-	var out []string
-	add := func(s string) {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	addEscaped := func(raw string) {
-		add(raw)
-		if dec, err := url.PathUnescape(raw); err == nil {
-			add(dec)
-			// The form url.URL.String and url.UserPassword print.
-			_, enc, _ := strings.Cut(url.UserPassword("", dec).String(), ":")
-			add(enc)
-		}
-		if dec, err := url.QueryUnescape(raw); err == nil {
-			add(dec)
-		}
-	}
-
-	// A raw '@', '/', '?' or '#' splits a URL password for some parser,
-	// which may then quote a piece: net/url reads "u:pa/ss@h" as host "u",
-	// port "pa", and says `invalid port ":pa"`; pgx reads "u:pa@ss@h" as host
-	// "ss@h", and its own redaction of a broken URL may mask half a password.
-	addURLPassword := func(raw string) {
-		addEscaped(raw)
-		for _, piece := range strings.FieldsFunc(raw, func(r rune) bool { return strings.ContainsRune("@/?#", r) }) {
-			addEscaped(piece)
-		}
-	}
-
-	if strings.Contains(innerDSN, "://") || strings.HasPrefix(innerDSN, "//") {
-		for _, u := range urlUserinfos(innerDSN) {
-			_, pw, ok := strings.Cut(u, ":")
-			if !ok {
-				continue
-			}
-			addURLPassword(pw)
-		}
-	}
-
-	// go-sql-driver/mysql: [user[:password]@][net[(addr)]]/dbname[?params].
-	// Its ParseDSN takes the last '/', then the last '@' before it, then the
-	// first ':' before that, so the password may hold any byte. Whatever the
-	// DSN's form, this reading is one more candidate, but in a URL it reads
-	// "//user:password" or "//user", which the URL readings cover better.
-	end := strings.LastIndexByte(innerDSN, '/')
-	if end < 0 {
-		end = len(innerDSN)
-	}
-	if at := strings.LastIndexByte(innerDSN[:end], '@'); at >= 0 {
-		if _, pw, ok := strings.Cut(innerDSN[:at], ":"); ok && !strings.HasPrefix(pw, "//") {
-			add(pw)
-		}
-	}
-
-	// password=... in a query, as pgx and sqlserver accept. Drivers disagree
-	// on where a query starts when a password holds a raw '?' or '@', and on
-	// whether '#' ends it, so look at every piece after a '?' or '&'. A raw
-	// '&' in the password makes its tail a parameter without '=', which pgx
-	// quotes.
-	queryForm := !isKeywordDSN(innerDSN)
-	if queryForm {
-		pieces := strings.FieldsFunc(innerDSN, func(r rune) bool { return r == '?' || r == '&' })
-		for i, piece := range pieces {
-			rawKey, rawValue, ok := strings.Cut(piece, "=")
-			if !ok {
-				continue
-			}
-			key, err := url.QueryUnescape(rawKey)
-			if err != nil {
-				key = rawKey
-			}
-			if !isSecretKey(key) {
-				continue
-			}
-			addURLPassword(rawValue)
-			if i+1 < len(pieces) && !strings.Contains(pieces[i+1], "=") {
-				addURLPassword(pieces[i+1])
-			}
-		}
-	}
-
-	// Keyword settings, whatever the form (a keyword DSN may fail to parse
-	// before its password): a secret key at the start or after a separator
-	// (white space, '?', '&', ';', or the closing quote of the setting
-	// before), read as libpq would. libpq reads "password=pa ss" as password "pa" and
-	// a keyword "ss" missing its "=", and quotes "ss"; an unterminated quote
-	// may be a password with a space, whose words pgx may quote.
-	for i := 0; i < len(innerDSN); i++ {
-		if i > 0 && !isLibpqSpace(innerDSN[i-1]) && !strings.ContainsRune("?&;'", rune(innerDSN[i-1])) {
-			continue
-		}
-		if !slices.ContainsFunc(secretKeys, func(k string) bool {
-			return len(innerDSN)-i >= len(k) && strings.EqualFold(innerDSN[i:i+len(k)], k)
-		}) {
-			continue
-		}
-		tok, err := parseKeywordSetting(innerDSN, i)
-		if err == errKeywordMissingEquals || !isSecretKey(tok.key) {
-			continue
-		}
-		value, rawValue := tok.value, tok.rawValue
-		if queryForm && i > 0 && (innerDSN[i-1] == '?' || innerDSN[i-1] == '&') {
-			// A query parameter: the query readings above have its
-			// value, up to the next '&' and the piece after it. Read
-			// on to white space, it would take the parameters after it
-			// too, and RedactDSN would hide them.
-			value, _, _ = strings.Cut(value, "&")
-			rawValue, _, _ = strings.Cut(rawValue, "&")
-		}
-		add(value)
-		add(rawValue)
-		if err == errKeywordUnterminated {
-			for _, w := range strings.FieldsFunc(tok.value, func(r rune) bool { return r < 0x80 && isLibpqSpace(byte(r)) }) {
-				add(w)
-			}
-			continue
-		}
-		if w := strayKeywordAt(innerDSN, tok.end); w != "" {
-			add(w)
-		}
-	}
-
-	// ADO/ODBC style, "server=h;user id=u;password=p;".
-	if strings.Contains(innerDSN, ";") {
-		for part := range strings.SplitSeq(innerDSN, ";") {
-			if k, v, ok := strings.Cut(part, "="); ok && isSecretKey(strings.TrimSpace(k)) {
-				add(strings.TrimSpace(v))
-			}
-		}
-	}
-
-	// As %q prints them: net/url and most drivers quote what they reject.
-	for _, s := range out {
-		if q := strconv.Quote(s); q[1:len(q)-1] != s {
-			add(q[1 : len(q)-1])
-		}
-	}
-
-	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return out
-}
-
-// strayKeywordAt returns the word at or after s[i] (after white space) if
-// libpq would take it for a keyword without "=", else "".
-func strayKeywordAt(s string, i int) string {
-	for i < len(s) && isLibpqSpace(s[i]) {
-		i++
-	}
-	start := i
-	for i < len(s) && s[i] != '=' && !isLibpqSpace(s[i]) {
-		i++
-	}
-	word := s[start:i]
-	for i < len(s) && isLibpqSpace(s[i]) {
-		i++
-	}
-	if i < len(s) && s[i] == '=' {
-		return ""
-	}
-	return word
-}
-
-// urlUserinfos returns the userinfo of a URL DSN ("user:password") as each
-// parser sees it; for a well-formed URL they all agree. The authority starts
-// after "scheme://", or after a leading "//" as in net/url.
-func urlUserinfos(s string) []string {
-	var out []string
-	rest, ok := strings.CutPrefix(s, "//")
-	if !ok {
-		rest = s[strings.Index(s, "://")+len("://"):]
-	}
-
-	// libpq and pgx: the first '@' if it comes before the first '/'.
-	if j := strings.IndexAny(rest, "@/"); j >= 0 && rest[j] == '@' {
-		out = append(out, rest[:j])
-	}
-	// net/url (lib/pq, most others): the authority ends at the first '#',
-	// '?' or '/', and the userinfo at its last '@'.
-	auth := rest
-	if j := strings.IndexAny(auth, "#?/"); j >= 0 {
-		auth = auth[:j]
-	}
-	if j := strings.LastIndexByte(auth, '@'); j >= 0 {
-		out = append(out, auth[:j])
-	}
-	// A password with a raw '?' or '#': the last '@' before the first '/'
-	// (what findQuery skips).
-	auth = rest
-	if j := strings.IndexByte(auth, '/'); j >= 0 {
-		auth = auth[:j]
-	}
-	if j := strings.LastIndexByte(auth, '@'); j >= 0 {
-		out = append(out, auth[:j])
-	}
-	// A password with a raw '/' (base64 has them): the last '@' of all,
-	// unless that '@' is in a query value.
-	if j := strings.LastIndexByte(rest, '@'); j >= 0 && !queryParamStart.MatchString(rest[:j]) {
-		out = append(out, rest[:j])
-	}
-	return out
-}
-
-// queryParamStart finds a "?key=" or "&key=" in a URL.
-var queryParamStart = regexp.MustCompile(`[?&][^?&#=]*=`)
-
-// redactMask replaces each run of secret text in a redacted message.
-const redactMask = "xxxxx"
-
-// redactedError is an error whose message had secrets taken out. Unwrap
-// returns what the original wraps, redacted the same way: the driver's error
-// itself often quotes the secret (net/url's *url.Error quotes the whole URL),
-// and errors.Unwrap, errors.As and error reporters that walk the chain would
-// show it. Errors without a secret in their message come back as they are,
-// so errors.Is(err, driver.ErrBadConn) works; the original is not reachable.
-type redactedError struct {
-	msg     string
-	err     error // the original
-	secrets []string
-}
-
-func (e *redactedError) Error() string { return e.msg }
-
-// GoString is what %#v prints: the message only, never the original or
-// the secrets.
-func (e *redactedError) GoString() string {
-	return fmt.Sprintf("&sqlpool.redactedError{msg:%q}", e.msg)
-}
-
-// showsSecret reports whether err, or an error it wraps, shows a secret
-// where its message does not: in its fields, as %#v prints them (pgx's
-// *pgconn.ParseConfigError masks the password in its message but keeps
-// the connection string in a field).
-func showsSecret(err error, secrets []string) bool {
-	return anyInChain(err, func(e error) bool {
-		if _, ok := e.(*redactedError); ok {
-			return false
-		}
-		for _, form := range []string{e.Error(), fmt.Sprintf("%#v", e), fmt.Sprintf("%+v", e)} {
-			if _, changed := redactString(form, secrets); changed {
-				return true
-			}
-		}
-		return false
-	})
-}
-func (e *redactedError) Unwrap() error { return redactError(errors.Unwrap(e.err), e.secrets) }
-
-// redactedErrors is a redactedError whose original wraps several errors.
-type redactedErrors struct{ redactedError }
-
-func (e *redactedErrors) Unwrap() []error {
-	errs := e.err.(interface{ Unwrap() []error }).Unwrap()
-	out := make([]error, 0, len(errs))
-	for _, err := range errs {
-		if err != nil {
-			out = append(out, redactError(err, e.secrets))
-		}
-	}
-	return out
-}
-
-// redactError returns err with every secret replaced by "xxxxx" in its
-// message. nil stays nil, and an error that shows no secret, in its message
-// or as %#v prints it or any error it wraps, is returned unchanged: the
-// driver's own error value, for errors.As and type assertions.
-func redactError(err error, secrets []string) error {
-	if err == nil || len(secrets) == 0 {
-		return err
-	}
-	msg := err.Error()
-	red, changed := redactString(msg, secrets)
-	if !changed && !showsSecret(err, secrets) {
-		return err
-	}
-	e := redactedError{msg: red, err: err, secrets: secrets}
-	if _, ok := err.(interface{ Unwrap() []error }); ok {
-		return &redactedErrors{e}
-	}
-	return &e
-}
-
-// redactString replaces every run of text covered by an occurrence of a secret in
-// s with redactMask. Marking first and replacing once means overlapping
-// secrets, or one inside another, leave no piece of either behind.
-func redactString(s string, secrets []string) (string, bool) {
-	var covered []bool
-	for _, sec := range secrets {
-		if sec == "" {
-			continue
-		}
-		for from := 0; from < len(s); {
-			i := strings.Index(s[from:], sec)
-			if i < 0 {
-				break
-			}
-			if covered == nil {
-				covered = make([]bool, len(s))
-			}
-			i += from
-			for k := i; k < i+len(sec); k++ {
-				covered[k] = true
-			}
-			from = i + 1
-		}
-	}
-	if covered == nil {
-		return s, false
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		if !covered[i] {
-			b.WriteByte(s[i])
-			i++
-			continue
-		}
-		b.WriteString(redactMask)
-		for i < len(s) && covered[i] {
-			i++
-		}
-	}
-	return b.String(), true
 }

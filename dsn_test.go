@@ -1,9 +1,6 @@
 package sqlpool
 
 import (
-	"database/sql/driver"
-	"errors"
-	"fmt"
 	"net/url"
 	"reflect"
 	"slices"
@@ -12,8 +9,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/lib/pq"
+
+	"github.com/sqlpool/sqlpool/internal/kv"
+	"github.com/sqlpool/sqlpool/internal/redact"
 )
 
 // dsnTestPassword is a password distinctive enough that finding it in an
@@ -401,207 +399,6 @@ func TestParseDSNErrorsNeverQuoteThePassword(t *testing.T) {
 	}
 }
 
-func TestSecretsIn(t *testing.T) {
-	for _, tt := range []struct {
-		inner string
-		want  []string // among the secrets
-		not   []string // not among them: what must stay readable
-	}{
-		{"postgres://app:secret@db:5432/app?sslmode=disable", []string{"secret"}, []string{"app", "db", "5432", "disable"}},
-		{"postgresql://app:p%40ss%2Fw%20rd@db/app", []string{"p%40ss%2Fw%20rd", "p@ss/w rd", "p%40ss%2Fw%20rd"}, []string{"app", "db"}},
-		{"postgres://app:p@ss@db/app", []string{"p@ss"}, []string{"app", "db"}},
-		{"postgres://app:pa/ss@db/app", []string{"pa/ss"}, []string{"app", "db"}},
-		{"postgres://app:ab/cd+ef==@db/app?sslmode=disable", []string{"ab/cd+ef=="}, []string{"app", "db"}},
-		{"postgres://app:pa?ss@db/app", []string{"pa?ss"}, []string{"app", "db"}},
-		{"postgres://app:pa#ss@db/app", []string{"pa#ss"}, []string{"app", "db"}},
-		{"postgres://app:pa ss@db/app", []string{"pa ss", "pa%20ss"}, []string{"app", "db"}},
-		{"postgres://app@db/app?sslmode=disable&password=se%26cret", []string{"se%26cret", "se&cret"}, []string{"app", "db", "disable"}},
-		{"postgres://app@db/app?sslpassword=keypass&sslmode=verify-full", []string{"keypass"}, []string{"verify-full"}},
-		{"postgres://app@db/app?pass%77ord=enc", []string{"enc"}, nil},
-		{"sqlserver://sa:Str0ng@localhost:1433?database=master", []string{"Str0ng"}, []string{"sa", "master"}},
-		{"host=db password=secret user=app", []string{"secret"}, []string{"db", "app"}},
-		{`host=db password='a b\'c' user=app`, []string{`a b'c`, `a b\'c`}, []string{"db", "app"}},
-		{"host=db password = plain", []string{"plain"}, []string{"db"}},
-		{"host=db sslpassword=keypass", []string{"keypass"}, []string{"db"}},
-		{"host=db password='abc def", []string{"abc def"}, []string{"db"}},
-		{"host pw password=secret", []string{"secret"}, []string{"host", "pw"}}, // broken before the password
-		{"user:p@ss:w@rd@tcp(host)/db", []string{"p@ss:w@rd"}, []string{"user", "host", "db"}},
-		{"user:pw@/db", []string{"pw"}, []string{"user", "db"}},
-		{"user:pw@unix(/tmp/mysql.sock)/db?parseTime=true", []string{"pw"}, []string{"user", "db", "true"}},
-		{"user:pa/ss@tcp(h)/db", []string{"pa/ss"}, []string{"user", "db"}},
-		{"user:pa?ss@tcp(h)/db?loc=Local", []string{"pa?ss"}, []string{"user", "db", "Local"}},
-		{"server=db;user id=sa;Password=Secret1;", []string{"Secret1"}, []string{"db", "sa"}},
-	} {
-		got := secretsIn(tt.inner)
-		for _, w := range tt.want {
-			if !slices.Contains(got, w) {
-				t.Errorf("secretsIn(%q) = %q, want it to have %q", tt.inner, got, w)
-			}
-		}
-		for _, n := range tt.not {
-			if slices.Contains(got, n) {
-				t.Errorf("secretsIn(%q) = %q, want it not to have %q", tt.inner, got, n)
-			}
-		}
-		if slices.Contains(got, "") {
-			t.Errorf("secretsIn(%q) = %q, has the empty string", tt.inner, got)
-		}
-	}
-	for _, inner := range []string{"", ":memory:", "file:app.db?mode=ro", "file::memory:?cache=shared", "host=db user=app",
-		"postgres://app@db/app", "postgres://db:5432/app?x=a@b", "user@tcp(h)/db", "/db"} {
-		if got := secretsIn(inner); len(got) != 0 {
-			t.Errorf("secretsIn(%q) = %q, want none", inner, got)
-		}
-	}
-}
-
-// TestSecretsInFindsWhatDriversParse checks secretsIn against the drivers'
-// own parsers: whatever password they would use, secretsIn has.
-func TestSecretsInFindsWhatDriversParse(t *testing.T) {
-	t.Setenv("PGPASSWORD", "")
-	t.Setenv("PGPASSFILE", "/nonexistent")
-	t.Setenv("PGSERVICEFILE", "/nonexistent")
-	t.Setenv("PGSSLMODE", "disable")
-	for _, dsn := range []string{
-		"postgres://app:secret@db/app",
-		"postgres://app:p%40ss%2Fw@db/app",
-		"postgres://app:pa?ss@db/app",
-		"postgres://app:pa#ss@db/app",
-		"postgres://app:pa:ss@db/app",
-		"postgres://app@db/app?password=se%26cret",
-		"postgres://app@db/app?pass%77ord=enc",
-		"host=db password=secret",
-		`host=db password='a b\'c\\'`,
-		`host=db password=a\ b`,
-		"host=db password = spaced",
-	} {
-		cfg, err := pgconn.ParseConfig(dsn)
-		if err != nil {
-			t.Errorf("pgconn.ParseConfig(%q): %v", dsn, err)
-			continue
-		}
-		if got := secretsIn(dsn); !slices.Contains(got, cfg.Password) {
-			t.Errorf("secretsIn(%q) = %q, want it to have pgx's password %q", dsn, got, cfg.Password)
-		}
-	}
-	for _, dsn := range []string{
-		"user:pw@tcp(127.0.0.1:3306)/db",
-		"user:p@ss:w@rd@tcp(host)/db",
-		"user:pa/ss@tcp(h)/db?parseTime=true",
-		"user:pa?ss@unix(/tmp/mysql.sock)/db",
-		"user:pw@/db",
-		"user:@/db",
-	} {
-		cfg, err := mysql.ParseDSN(dsn)
-		if err != nil {
-			t.Errorf("mysql.ParseDSN(%q): %v", dsn, err)
-			continue
-		}
-		if got := secretsIn(dsn); cfg.Passwd != "" && !slices.Contains(got, cfg.Passwd) {
-			t.Errorf("secretsIn(%q) = %q, want it to have mysql's password %q", dsn, got, cfg.Passwd)
-		}
-	}
-}
-
-// TestRedactedDriverErrorsHideThePassword feeds the drivers' own DSN
-// parsers DSNs whose password is written carelessly (raw '/', '?', '#', '@',
-// '%', quotes, spaces), and checks that their errors, redacted with
-// secretsIn, show no piece of it. Each password is "S3cr3t" and "Pa55"
-// around the careless character, so a parser that splits it may quote either
-// half.
-func TestRedactedDriverErrorsHideThePassword(t *testing.T) {
-	t.Setenv("PGPASSWORD", "")
-	t.Setenv("PGPASSFILE", "/nonexistent")
-	t.Setenv("PGSERVICEFILE", "/nonexistent")
-	t.Setenv("PGSSLMODE", "disable")
-	libpq := func(dsn string) error { _, err := pq.NewConnector(dsn); return err }
-	pgx := func(dsn string) error { _, err := pgconn.ParseConfig(dsn); return err }
-	my := func(dsn string) error { _, err := mysql.ParseDSN(dsn); return err }
-	netURL := func(dsn string) error { _, err := url.Parse(dsn); return err }
-	type parser = func(string) error
-	for _, c := range []string{"", "/", "?", "#", "@", "%", "%zz", ":", " ", "'", "\\", "\"", "&", "=", "/?#@", "é"} {
-		pw := "S3cr3t" + c + "Pa55"
-		for _, tt := range []struct {
-			dsn     string
-			parsers []parser
-		}{
-			{"postgres://app:" + pw + "@db:5432/app?sslmode=disable", []parser{libpq, pgx, netURL}},
-			{"postgres://app:" + pw + "@db:5432", []parser{libpq, pgx, netURL}},
-			{"postgres://app:" + pw + "@db:bad/app", []parser{libpq, pgx, netURL}},
-			{"postgres://app@db:5432/app?password=" + pw, []parser{libpq, pgx, netURL}},
-			{"postgres://app@db:bad/app?password=" + pw, []parser{libpq, pgx, netURL}},
-			{"host=db password=" + pw + " port=bad", []parser{libpq, pgx}},
-			{"host=db password='" + strings.NewReplacer("'", `\'`, `\`, `\\`).Replace(pw) + "' port=bad", []parser{libpq, pgx}},
-			{"host=db password='" + pw, []parser{libpq, pgx}},
-			{"host=db password=" + pw + " sslmode=bad", []parser{libpq, pgx}},
-			{"app:" + pw + "@tcp(db:3306)/app?parseTime=maybe", []parser{my}},
-			{"app:" + pw + "@tcp(db:3306/app", []parser{my}},
-			{"app:" + pw + "@tcp(db:3306)/app%zz", []parser{my}},
-		} {
-			secrets := secretsIn(tt.dsn)
-			for _, parse := range tt.parsers {
-				err := redactError(parse(tt.dsn), secrets)
-				if err != nil && (strings.Contains(err.Error(), "S3cr3t") || strings.Contains(err.Error(), "Pa55")) {
-					t.Errorf("parsing %q: redacted error %q shows the password (secrets %q)", tt.dsn, err, secrets)
-				}
-			}
-		}
-	}
-}
-
-type dsnTestError struct{ msg string }
-
-func (e *dsnTestError) Error() string { return e.msg }
-
-func TestRedactError(t *testing.T) {
-	if err := redactError(nil, []string{"pw"}); err != nil {
-		t.Errorf("redactError(nil) = %v, want nil", err)
-	}
-	plain := errors.New("sqlpool: nothing secret here")
-	if err := redactError(plain, []string{"pw", ""}); err != plain {
-		t.Errorf("redactError without a secret in the message = %#v, want the error itself", err)
-	}
-	if err := redactError(plain, nil); err != plain {
-		t.Errorf("redactError with no secrets = %#v, want the error itself", err)
-	}
-
-	inner := &dsnTestError{"dial app:" + dsnTestPassword + "@db failed"}
-	err := redactError(fmt.Errorf("sqlpool: the postgres driver rejected its DSN: %w: %w", inner, driver.ErrBadConn), []string{dsnTestPassword})
-	const want = "sqlpool: the postgres driver rejected its DSN: dial app:xxxxx@db failed: driver: bad connection"
-	if err.Error() != want {
-		t.Errorf("got %q, want %q", err.Error(), want)
-	}
-	if !errors.Is(err, driver.ErrBadConn) {
-		t.Errorf("errors.Is(redacted, driver.ErrBadConn) = false, want true")
-	}
-	// What it wraps is redacted too: the inner error, which shows the
-	// password, is out of reach.
-	var te *dsnTestError
-	if errors.As(err, &te) {
-		t.Errorf("errors.As(redacted, *dsnTestError) = %v, want false: it shows the password", te)
-	}
-	if fs := fmt.Sprintf("%v %s %+v", err, err, err); strings.Contains(fs, dsnTestPassword) {
-		t.Errorf("formatted redacted error %q has the password", fs)
-	}
-
-	for _, tt := range []struct {
-		msg     string
-		secrets []string
-		want    string
-	}{
-		{"a secret and secret again", []string{"secret"}, "a xxxxx and xxxxx again"},
-		{"1abcdef2", []string{"abcd", "cdef"}, "1xxxxx2"},          // overlapping: no "ef" or "ab" left
-		{"1abcdef2", []string{"cd", "abcdef"}, "1xxxxx2"},          // one inside another
-		{"p@ss p%40ss", []string{"p@ss", "p%40ss"}, "xxxxx xxxxx"}, // raw and escaped forms
-		{"aaaa", []string{"aa"}, "xxxxx"},
-	} {
-		got := redactError(errors.New(tt.msg), tt.secrets).Error()
-		if got != tt.want {
-			t.Errorf("redact %q of %q = %q, want %q", tt.secrets, tt.msg, got, tt.want)
-		}
-	}
-}
-
 // dsnTestURLPassword returns the password in a URL as net/url (and so
 // lib/pq) reads it, and where its raw text is in s.
 func dsnTestURLPassword(t *testing.T, s string) (pw string, start, end int, ok bool) {
@@ -680,7 +477,7 @@ func FuzzParseDSN(f *testing.F) {
 		if err != nil {
 			want := err.Error() // splitDSN's error, which quotes nothing
 			if splitErr == nil {
-				want = redactError(err, secretsIn(inner)).Error()
+				want = redact.Error(err, redact.Secrets(inner)).Error()
 			}
 			if apiErr.Error() != want {
 				t.Errorf("SplitDSN: %v\nwant the parse's error redacted: %s", apiErr, want)
@@ -697,11 +494,11 @@ func FuzzParseDSN(f *testing.F) {
 		if pw, start, end, ok := dsnTestURLPassword(t, inner); ok {
 			pws = append(pws, password{"net/url", pw, start, end})
 		}
-		// mysql's own reading of the DSN: secretsIn must find its password.
+		// mysql's own reading of the DSN: redact.Secrets must find its password.
 		// (A password starting with "//" is left to the URL readings.)
 		if cfg, err := mysql.ParseDSN(inner); err == nil && cfg.Passwd != "" && !strings.HasPrefix(cfg.Passwd, "//") {
-			if !slices.Contains(secretsIn(inner), cfg.Passwd) {
-				t.Errorf("secretsIn(%q) = %q, misses mysql's password %q", inner, secretsIn(inner), cfg.Passwd)
+			if !slices.Contains(redact.Secrets(inner), cfg.Passwd) {
+				t.Errorf("redact.Secrets(%q) = %q, misses mysql's password %q", inner, redact.Secrets(inner), cfg.Passwd)
 			}
 			// ParseDSN: the last '/', the last '@' before it, the first
 			// ':' before that.
@@ -711,30 +508,30 @@ func FuzzParseDSN(f *testing.F) {
 				pws = append(pws, password{"mysql", cfg.Passwd, colon + 1, at})
 			}
 		}
-		if isKeywordDSN(inner) {
-			if toks, err := parseKeywordDSN(inner); err == nil {
+		if kv.IsDSN(inner) {
+			if toks, err := kv.Parse(inner); err == nil {
 				for i, tok := range toks {
-					if !isSecretKey(tok.key) || tok.value == "" {
+					if !redact.IsSecretKey(tok.Key) || tok.Value == "" {
 						continue
 					}
 					// The value's text ends at the setting's end, or just
 					// before its closing quote: take the one where putting
 					// another password there changes that value alone.
-					for _, end := range []int{tok.end - 1, tok.end} {
-						start := end - len(tok.rawValue)
-						if start < tok.start || inner[start:end] != tok.rawValue {
+					for _, end := range []int{tok.End - 1, tok.End} {
+						start := end - len(tok.RawValue)
+						if start < tok.Start || inner[start:end] != tok.RawValue {
 							continue
 						}
-						other, err := parseKeywordDSN(inner[:start] + "Zz9" + inner[end:])
-						if err != nil || len(other) != len(toks) || other[i].value != "Zz9" {
+						other, err := kv.Parse(inner[:start] + "Zz9" + inner[end:])
+						if err != nil || len(other) != len(toks) || other[i].Value != "Zz9" {
 							continue
 						}
 						same := true
 						for j := range toks {
-							same = same && other[j].key == toks[j].key && (j == i || other[j].value == toks[j].value)
+							same = same && other[j].Key == toks[j].Key && (j == i || other[j].Value == toks[j].Value)
 						}
 						if same {
-							pws = append(pws, password{"keyword " + tok.key, tok.value, start, end})
+							pws = append(pws, password{"keyword " + tok.Key, tok.Value, start, end})
 							break
 						}
 					}
@@ -761,8 +558,8 @@ func FuzzParseDSN(f *testing.F) {
 			if strings.HasPrefix(p.pw, "x") || strings.HasSuffix(p.pw, "x") {
 				continue
 			}
-			if red := redactError(err, secretsIn(inner)); strings.Contains(red.Error(), p.pw) {
-				t.Errorf("redacted error %q has the %s password %q (secrets %q)", red, p.from, p.pw, secretsIn(inner))
+			if red := redact.Error(err, redact.Secrets(inner)); strings.Contains(red.Error(), p.pw) {
+				t.Errorf("redacted error %q has the %s password %q (secrets %q)", red, p.from, p.pw, redact.Secrets(inner))
 			}
 		}
 	})

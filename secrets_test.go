@@ -93,7 +93,7 @@ func secErrorTexts(err error, deep bool) []string {
 	var walk func(e error)
 	walk = func(e error) {
 		out = append(out, fmt.Sprintf("%T: %s: %+v", e, e.Error(), e))
-		if !deep && fmt.Sprintf("%T", e) == "*sqlpool.redactedError" {
+		if !deep && fmt.Sprintf("%T", e) == "*redact.redactedError" {
 			return
 		}
 		switch u := e.(type) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/redact"
 	"github.com/sqlpool/sqlpool/internal/sqltext"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
@@ -144,7 +145,7 @@ func (ps *poolState) snapshot() Snapshot {
 	if err := ps.pool.LastError(); err != nil {
 		// Dial errors are masked when they are made (ps.dial); once more,
 		// in case one came another way.
-		s.LastError = redactError(err, ps.secrets).Error()
+		s.LastError = redact.Error(err, ps.secrets).Error()
 	}
 	res := ps.pool.AppendResources(nil)
 	s.Stat = ps.stat() // after the resources, so Leaks counts any suspect listed
