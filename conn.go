@@ -9,7 +9,7 @@ import (
 
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // The logical connection claims every optional interface for which

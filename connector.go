@@ -15,7 +15,7 @@ import (
 	"github.com/sqlpool/sqlpool/internal/redact"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 var (

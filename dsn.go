@@ -14,7 +14,7 @@ import (
 	"github.com/sqlpool/sqlpool/internal/kv"
 	"github.com/sqlpool/sqlpool/internal/redact"
 	"github.com/sqlpool/sqlpool/internal/sqltext"
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // This file parses sqlpool's DSN, "<inner driver name>:<inner DSN>", and takes

@@ -6,7 +6,7 @@ import (
 	"io"
 	"reflect"
 
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // rows wraps the inner rows while leak detection is on, so the detector

@@ -14,7 +14,7 @@ import (
 	"github.com/sqlpool/sqlpool/internal/sqltext"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // Snapshot is a view of one pool at one moment, for dashboards and

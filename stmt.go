@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 var (

@@ -10,7 +10,7 @@ import (
 
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
 	"github.com/sqlpool/sqlpool/pool"
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // newTelemetry starts the pool's OpenTelemetry spans and metrics, unless

@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 
-	"github.com/sqlpool/sqlpool/tracing"
+	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 var _ driver.Tx = (*tx)(nil)
