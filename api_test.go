@@ -86,13 +86,13 @@ func TestWrapRejectsBadSettingsAndNilConnector(t *testing.T) {
 	}
 }
 
-func TestStatsListsEveryOpenPoolAndForgetsClosedOnes(t *testing.T) {
+func TestSnapshotsListEveryOpenPoolAndForgetClosedOnes(t *testing.T) {
 	db, err := sql.Open("sqlpool", "sqlite3:file::memory:?pool_name=stats-listed")
 	if err != nil {
 		t.Fatal(err)
 	}
 	has := func() bool {
-		for _, s := range sqlpool.Stats() {
+		for _, s := range sqlpool.Snapshots() {
 			if s.Name == "stats-listed" {
 				return true
 			}
@@ -100,11 +100,11 @@ func TestStatsListsEveryOpenPoolAndForgetsClosedOnes(t *testing.T) {
 		return false
 	}
 	if !has() {
-		t.Error("Stats() does not list an open pool")
+		t.Error("Snapshots() does not list an open pool")
 	}
 	db.Close()
 	if has() {
-		t.Error("Stats() still lists a closed pool")
+		t.Error("Snapshots() still lists a closed pool")
 	}
 }
 

@@ -1,16 +1,17 @@
 package sqlpool
 
-// What database/sql does for a driver that lacks an optional interface,
-// reproduced here so that forwarding to such a driver behaves exactly as
-// using it directly (Go 1.26, src/database/sql/ctxutil.go and convert.go).
-
 import (
 	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 )
+
+// What database/sql does for a driver that lacks an optional interface,
+// reproduced here so that forwarding to such a driver behaves exactly as
+// using it directly (Go 1.26, src/database/sql/ctxutil.go and convert.go).
 
 // execLegacy is database/sql's ctxDriverExec for a driver.Execer.
 func execLegacy(ctx context.Context, e driver.Execer, query string, nvdargs []driver.NamedValue) (driver.Result, error) { //nolint:staticcheck
@@ -262,4 +263,32 @@ func callValuerValue(vr driver.Valuer) (v driver.Value, err error) {
 		return nil, nil
 	}
 	return vr.Value()
+}
+
+// queryValue returns the one value of the one row q returns on ic, as text.
+func queryValue(ctx context.Context, ic driver.Conn, q string) (string, bool) {
+	qc, ok := ic.(driver.QueryerContext)
+	if !ok {
+		return "", false
+	}
+	rows, err := qc.QueryContext(ctx, q, nil)
+	if err != nil {
+		return "", false
+	}
+	defer rows.Close()
+	dest := make([]driver.Value, len(rows.Columns()))
+	if len(dest) != 1 || rows.Next(dest) != nil {
+		return "", false
+	}
+	switch v := dest[0].(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	case int64:
+		return strconv.FormatInt(v, 10), true
+	case uint64:
+		return strconv.FormatUint(v, 10), true
+	}
+	return "", false
 }

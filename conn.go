@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"sync/atomic"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/tracing"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
-	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // The logical connection claims every optional interface for which
@@ -173,29 +172,6 @@ func (c *conn) lose(res *pool.Resource[*pconn]) {
 	if c.ps.scoped {
 		c.lost = true
 		c.ps.logger().Warn("sqlpool: the connection of an in-memory database failed; its data is lost", "pool", c.ps.name)
-	}
-}
-
-// checkBindings, set by this package's tests, makes bind and unbind check
-// an invariant the pool rests on: a physical connection is bound to at most
-// one logical connection at a time. Each violation is counted.
-var (
-	checkBindings     bool
-	bindingViolations atomic.Int64
-)
-
-// claim records c as pc's logical connection, counting a violation if pc
-// has another.
-func (pc *pconn) claim(c *conn) {
-	if !pc.shell.CompareAndSwap(nil, c) {
-		bindingViolations.Add(1)
-	}
-}
-
-// unclaim undoes claim, counting a violation if pc is not c's.
-func (pc *pconn) unclaim(c *conn) {
-	if !pc.shell.CompareAndSwap(c, nil) {
-		bindingViolations.Add(1)
 	}
 }
 
@@ -581,4 +557,39 @@ func (c *conn) Close() error {
 		return c.ctr.Close()
 	}
 	return nil
+}
+
+// Unwrap returns the inner driver's connection behind a connection given to
+// the callback of sql.Conn.Raw, binding a physical connection if the logical
+// one holds none yet (bounded by pool_acquire_timeout). A value that is not a
+// sqlpool connection is returned as is when it is a driver.Conn, so the same
+// code works with and without sqlpool. The inner connection belongs to the
+// sql.Conn: use it only inside the Raw callback.
+//
+//	err := sqlConn.Raw(func(dc any) error {
+//		inner, err := sqlpool.Unwrap(dc)
+//		if err != nil {
+//			return err
+//		}
+//		pgxConn := inner.(*stdlib.Conn).Conn()
+//		...
+//	})
+func Unwrap(driverConn any) (driver.Conn, error) {
+	return UnwrapContext(context.Background(), driverConn)
+}
+
+// UnwrapContext is Unwrap with a context bounding the wait for a physical
+// connection.
+func UnwrapContext(ctx context.Context, driverConn any) (driver.Conn, error) {
+	switch c := driverConn.(type) {
+	case *conn:
+		pc, err := c.bind(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return pc.inner, nil
+	case driver.Conn:
+		return c, nil
+	}
+	return nil, errors.New("sqlpool: Unwrap: not a driver connection")
 }

@@ -1,42 +1,21 @@
-// Package sqlpool is a database/sql driver that wraps any other driver and
-// runs its own pool of physical connections underneath database/sql: hard
-// cap, warm minimum, idle timeout, lifetime with jitter, keepalive, pre-ping
-// validation of idle connections, an acquire timeout and FIFO waiters.
-//
-// Switching to it is a change of driver name:
-//
-//	import (
-//		_ "github.com/lib/pq"
-//		_ "github.com/sqlpool/sqlpool"
-//	)
-//
-//	db, err := sql.Open("sqlpool", "postgres:postgres://app@db/app?sslmode=disable&pool_max_conns=20")
-//
-// The DSN is the inner driver's name, a colon, and the inner driver's own DSN
-// with pool_* parameters added (URL query form or keyword=value form); they
-// are removed before the inner driver sees the DSN. Each sql.DB has a pool
-// of its own, which DB.Close closes; sql.DBs opened with the same DSN share
-// one with pool_share=true or an explicit pool_name.
-//
-// database/sql keeps its own free list of connections; sqlpool hands it cheap
-// logical connections that borrow a physical connection from the pool on
-// their first operation and give it back when database/sql takes them back.
-// So every pool policy applies whatever database/sql's own settings are;
-// leave SetMaxOpenConns unset and let pool_max_conns be the cap.
 package sqlpool
 
 import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
-	"github.com/sqlpool/sqlpool/internal/dbtarget"
-	"github.com/sqlpool/sqlpool/internal/redact"
 	"slices"
 	"strings"
-	"sync"
+
+	"github.com/sqlpool/sqlpool/internal/dbtarget"
+	"github.com/sqlpool/sqlpool/internal/redact"
 )
+
+// This file is the driver database/sql knows: the one registered as
+// "sqlpool", and those registered with Register; and how a DSN becomes a
+// pool: parsed (dsn.go, settings.go), its inner driver opened, and a pool
+// made, or, when sharing is asked for, found in the registry (registry.go).
 
 // DriverName is the name sqlpool registers itself under with database/sql.
 const DriverName = "sqlpool"
@@ -276,60 +255,5 @@ type dsnConnector struct {
 }
 
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
-func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
-// registry holds the shared pools (pool_share=true, or an explicit
-// pool_name), so that every sql.DB opened with the same DSN, or name,
-// shares one.
-var registry = struct {
-	mu    sync.Mutex
-	pools map[string]*poolState // by poolSpec.shareKey; guarded by mu
-}{pools: map[string]*poolState{}}
-
-// ErrAcquireTimeout is wrapped by the error an operation returns when no
-// physical connection became available within pool_acquire_timeout. The
-// message says how the pool looked: "3/3 in use, 12 waiting, waited 30s".
-var ErrAcquireTimeout = poolErrAcquireTimeout
-
-// ErrUnavailable is wrapped, together with the inner driver's last dial
-// error, by the error an operation returns at once when the database has been
-// unreachable for longer than pool_acquire_timeout.
-var ErrUnavailable = poolErrUnavailable
-
-// ErrPoolClosed is returned by operations on a pool that has been closed.
-var ErrPoolClosed = poolErrClosed
-
-// Unwrap returns the inner driver's connection behind a connection given to
-// the callback of sql.Conn.Raw, binding a physical connection if the logical
-// one holds none yet (bounded by pool_acquire_timeout). A value that is not a
-// sqlpool connection is returned as is when it is a driver.Conn, so the same
-// code works with and without sqlpool. The inner connection belongs to the
-// sql.Conn: use it only inside the Raw callback.
-//
-//	err := sqlConn.Raw(func(dc any) error {
-//		inner, err := sqlpool.Unwrap(dc)
-//		if err != nil {
-//			return err
-//		}
-//		pgxConn := inner.(*stdlib.Conn).Conn()
-//		...
-//	})
-func Unwrap(driverConn any) (driver.Conn, error) {
-	return UnwrapContext(context.Background(), driverConn)
-}
-
-// UnwrapContext is Unwrap with a context bounding the wait for a physical
-// connection.
-func UnwrapContext(ctx context.Context, driverConn any) (driver.Conn, error) {
-	switch c := driverConn.(type) {
-	case *conn:
-		pc, err := c.bind(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return pc.inner, nil
-	case driver.Conn:
-		return c, nil
-	}
-	return nil, errors.New("sqlpool: Unwrap: not a driver connection")
-}
+func (c dsnConnector) Driver() driver.Driver { return c.drv }

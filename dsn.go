@@ -3,18 +3,11 @@ package sqlpool
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sqlpool/sqlpool/internal/kv"
 	"github.com/sqlpool/sqlpool/internal/redact"
-	"github.com/sqlpool/sqlpool/internal/sqltext"
-	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // This file parses sqlpool's DSN, "<inner driver name>:<inner DSN>", and takes
@@ -312,144 +305,6 @@ func extractKeywordPoolParams(s string) (string, []dsnParam, error) {
 		b.WriteString(s[toks[len(toks)-1].End:])
 	}
 	return b.String(), params, nil
-}
-
-// paramKind is how a pool_* parameter's value is written.
-type paramKind int
-
-const (
-	kindInt paramKind = iota
-	kindDuration
-	kindString
-	kindReuse
-	kindBool
-	kindQueryText
-)
-
-// poolParam describes one pool_* parameter: its kind, an example value for
-// error messages, and the config field it sets.
-type poolParam struct {
-	kind     paramKind
-	example  string // a typical value
-	example2 string // for durations, another, showing a second unit
-	setInt   func(c *config, n int)
-	setDur   func(c *config, d time.Duration)
-	setStr   func(c *config, s string) // kindString and kindReuse
-	setBool  func(c *config, b bool)
-}
-
-// poolParams are the pool_* parameters, with pgxpool's names where pgxpool
-// has the setting. options.go documents each field.
-var poolParams = map[string]poolParam{
-	"pool_max_conns":                {kind: kindInt, example: "10", setInt: func(c *config, n int) { c.maxConns, c.maxConnsSet = n, true }},
-	"pool_min_conns":                {kind: kindInt, example: "2", setInt: func(c *config, n int) { c.minConns = n }},
-	"pool_min_idle_conns":           {kind: kindInt, example: "2", setInt: func(c *config, n int) { c.minIdleConns = n }},
-	"pool_stmt_cache_size":          {kind: kindInt, example: "256", setInt: func(c *config, n int) { c.stmtCacheSize, c.stmtCacheSet = n, true }},
-	"pool_max_conn_lifetime":        {kind: kindDuration, example: "30m", example2: "1h30m", setDur: func(c *config, d time.Duration) { c.maxConnLifetime = d }},
-	"pool_max_conn_lifetime_jitter": {kind: kindDuration, example: "5m", example2: "90s", setDur: func(c *config, d time.Duration) { c.maxConnLifetimeJitter, c.jitterSet = d, true }},
-	"pool_max_conn_idle_time":       {kind: kindDuration, example: "30m", example2: "1h", setDur: func(c *config, d time.Duration) { c.maxConnIdleTime = d }},
-	"pool_health_check_period":      {kind: kindDuration, example: "1m", example2: "30s", setDur: func(c *config, d time.Duration) { c.healthCheckPeriod = d }},
-	"pool_acquire_timeout":          {kind: kindDuration, example: "30s", example2: "1m", setDur: func(c *config, d time.Duration) { c.acquireTimeout = d }},
-	"pool_ping_idle_after":          {kind: kindDuration, example: "1s", example2: "500ms", setDur: func(c *config, d time.Duration) { c.pingIdleAfter = d }},
-	"pool_ping_timeout":             {kind: kindDuration, example: "5s", example2: "500ms", setDur: func(c *config, d time.Duration) { c.pingTimeout = d }},
-	"pool_leak_threshold":           {kind: kindDuration, example: "30s", example2: "5m", setDur: func(c *config, d time.Duration) { c.leakThreshold = d }},
-	"pool_leak_reclaim":             {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.leakReclaim = b }},
-	"pool_validation_query":         {kind: kindString, example: "SELECT 1", setStr: func(c *config, s string) { c.validationQuery = s }},
-	"pool_name":                     {kind: kindString, example: "orders", setStr: func(c *config, s string) { c.name = s }},
-	"pool_reuse":                    {kind: kindReuse, example: "fifo", setStr: func(c *config, s string) { c.reuseFIFO = s == "fifo" }},
-	"pool_tracing":                  {kind: kindBool, example: "false", setBool: func(c *config, b bool) { c.tracingOff = !b }},
-	"pool_trace_query_text":         {kind: kindQueryText, example: "sanitized", setStr: func(c *config, s string) { c.queryText, _ = tracing.ParseQueryText(s) }},
-	"pool_sqlcommenter":             {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.sqlCommenter = b }},
-	"pool_share":                    {kind: kindBool, example: "true", setBool: func(c *config, b bool) { c.share = b }},
-	"pool_reset_session":            {kind: kindBool, example: "false", setBool: func(c *config, b bool) { c.resetSession = b }},
-	"pool_reset_query":              {kind: kindString, example: "DISCARD ALL", setStr: func(c *config, s string) { c.resetQuery = s }},
-	"pool_init_sql":                 {kind: kindString, example: "SET search_path = app", setStr: func(c *config, s string) { c.initSQL = []string{s} }},
-}
-
-// poolParamNames is poolParams' keys, sorted, for error messages.
-var poolParamNames = slices.Sorted(maps.Keys(poolParams))
-
-// durationSyntax matches what time.ParseDuration accepts but for range, so
-// an overflow is not reported as a missing unit.
-var durationSyntax = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
-
-// applyParams applies params to c (on top of whatever c holds), rejecting
-// unknown names, malformed values and duplicates. Ranges are validate's job,
-// except that a negative pool_ping_idle_after, which means "never ping" in
-// Go, is refused here: in a DSN it is more likely a typo than a choice.
-func (c *config) applyParams(params []dsnParam) error {
-	seen := make(map[string]bool, len(params))
-	for _, p := range params {
-		def, ok := poolParams[p.key]
-		if !ok {
-			return unknownParamError(p.key)
-		}
-		if seen[p.key] {
-			return fmt.Errorf("sqlpool: %s is given twice; keep one", p.key)
-		}
-		seen[p.key] = true
-
-		// An empty pool_validation_query is allowed: it is the default,
-		// "use driver.Pinger only", and overrides WithValidationQuery; so is
-		// an empty pool_reset_query, the database's own reset.
-		if p.value == "" && p.key != "pool_validation_query" && p.key != "pool_reset_query" {
-			switch def.kind {
-			case kindReuse:
-				return fmt.Errorf("sqlpool: %s has no value; write %s=lifo or %s=fifo", p.key, p.key, p.key)
-			case kindBool:
-				return fmt.Errorf("sqlpool: %s has no value; write %s=true or %s=false", p.key, p.key, p.key)
-			case kindQueryText:
-				return fmt.Errorf("sqlpool: %s has no value; write %s=auto, %s=sanitized or %s=off", p.key, p.key, p.key, p.key)
-			}
-			return fmt.Errorf("sqlpool: %s has no value; write e.g. %s=%s", p.key, p.key, def.example)
-		}
-
-		switch def.kind {
-		case kindInt:
-			n, err := strconv.Atoi(p.value)
-			if errors.Is(err, strconv.ErrRange) {
-				return fmt.Errorf("sqlpool: %s: %q is out of range; write e.g. %s=%s", p.key, echoParam(p.value), p.key, def.example)
-			}
-			if err != nil {
-				return fmt.Errorf("sqlpool: %s: %q is not a whole number; write e.g. %s=%s", p.key, echoParam(p.value), p.key, def.example)
-			}
-			def.setInt(c, n)
-		case kindDuration:
-			d, err := time.ParseDuration(p.value)
-			if err != nil && durationSyntax.MatchString(p.value) {
-				return fmt.Errorf("sqlpool: %s: %q is out of range; the longest duration is %v", p.key, echoParam(p.value), maxDuration)
-			}
-			if err != nil {
-				return fmt.Errorf("sqlpool: %s: %q is not a duration; write a number and a unit (h, m, s, ms, us or ns), e.g. %s=%s or %s", p.key, echoParam(p.value), p.key, def.example, def.example2)
-			}
-			if d < 0 && p.key == "pool_ping_idle_after" {
-				return fmt.Errorf("sqlpool: pool_ping_idle_after must be >= 0 (0 pings before every hand-out), got %v", d)
-			}
-			def.setDur(c, d)
-		case kindString:
-			if p.key == "pool_init_sql" && len(sqltext.Split(p.value, sqltext.Options{})) == 0 {
-				return fmt.Errorf(`sqlpool: pool_init_sql holds no statement; give the statements every new session runs, separated by ";"`)
-			}
-			def.setStr(c, p.value)
-		case kindReuse:
-			if p.value != "lifo" && p.value != "fifo" {
-				return fmt.Errorf("sqlpool: %s: %q is not lifo or fifo", p.key, echoParam(p.value))
-			}
-			def.setStr(c, p.value)
-		case kindQueryText:
-			if _, err := tracing.ParseQueryText(p.value); err != nil {
-				return fmt.Errorf("sqlpool: %s: %q is not auto, sanitized or off", p.key, echoParam(p.value))
-			}
-			def.setStr(c, p.value)
-		case kindBool:
-			b, err := strconv.ParseBool(p.value)
-			if err != nil {
-				return fmt.Errorf("sqlpool: %s: %q is not true or false", p.key, echoParam(p.value))
-			}
-			def.setBool(c, b)
-		}
-	}
-	return nil
 }
 
 func unknownParamError(key string) error {

@@ -203,10 +203,12 @@ func TestApplyParamsSetsEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := defaultConfig()
-	want.maxConns, want.minConns, want.minIdleConns, want.stmtCacheSize, want.stmtCacheSet = 20, 2, 3, 0, true
-	want.maxConnsSet = true
+	want.maxConns, want.minConns, want.minIdleConns, want.stmtCacheSize = 20, 2, 3, 0
+	for _, p := range params {
+		want.mark(settingByParam[p.key]) // every one given
+	}
 	want.maxConnLifetime = 90 * time.Minute
-	want.maxConnLifetimeJitter, want.jitterSet = 0, true
+	want.maxConnLifetimeJitter = 0
 	want.maxConnIdleTime = 0
 	want.healthCheckPeriod = 45 * time.Second
 	want.acquireTimeout = 2500 * time.Millisecond
@@ -235,9 +237,9 @@ func TestApplyParamsKeepsWhatTheDSNDoesNotSet(t *testing.T) {
 	if err := c.applyParams([]dsnParam{{"pool_min_conns", "1"}, {"pool_reuse", "lifo"}, {"pool_validation_query", ""}}); err != nil {
 		t.Fatal(err)
 	}
-	if c.maxConns != 7 || c.minConns != 1 || c.reuseFIFO || c.validationQuery != "" || c.jitterSet {
+	if jitterSet := c.isSet(sMaxConnLifetimeJitter); c.maxConns != 7 || c.minConns != 1 || c.reuseFIFO || c.validationQuery != "" || jitterSet {
 		t.Errorf("got maxConns=%d minConns=%d reuseFIFO=%v validationQuery=%q jitterSet=%v; want 7 1 false \"\" false",
-			c.maxConns, c.minConns, c.reuseFIFO, c.validationQuery, c.jitterSet)
+			c.maxConns, c.minConns, c.reuseFIFO, c.validationQuery, jitterSet)
 	}
 	if err := c.applyParams(nil); err != nil {
 		t.Errorf("applyParams(nil) = %v", err)
@@ -338,8 +340,8 @@ func TestParseDSNGoodValues(t *testing.T) {
 	}{
 		{"postgres:postgres://h/db?pool_max_conns=%2B10", func(c config) bool { return c.maxConns == 10 }},
 		{"postgres:postgres://h/db?pool_max_conn_lifetime=0", func(c config) bool { return c.maxConnLifetime == 0 && c.lifetimeJitter() == 0 }},
-		{"postgres:postgres://h/db?pool_max_conn_lifetime=10m", func(c config) bool { return c.lifetimeJitter() == time.Minute && !c.jitterSet }},
-		{"postgres:postgres://h/db?pool_max_conn_lifetime_jitter=0", func(c config) bool { return c.lifetimeJitter() == 0 && c.jitterSet }},
+		{"postgres:postgres://h/db?pool_max_conn_lifetime=10m", func(c config) bool { return c.lifetimeJitter() == time.Minute && !c.isSet(sMaxConnLifetimeJitter) }},
+		{"postgres:postgres://h/db?pool_max_conn_lifetime_jitter=0", func(c config) bool { return c.lifetimeJitter() == 0 && c.isSet(sMaxConnLifetimeJitter) }},
 		{"postgres:postgres://h/db?pool_leak_threshold=-0", func(c config) bool { return c.leakThreshold == 0 }},
 		{"postgres:postgres://h/db?pool_ping_idle_after=0", func(c config) bool { return c.pingIdleAfter == 0 }},
 		{"postgres:postgres://h/db?pool_acquire_timeout=1.5h", func(c config) bool { return c.acquireTimeout == 90*time.Minute }},

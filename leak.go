@@ -2,9 +2,6 @@ package sqlpool
 
 import (
 	"cmp"
-	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -17,12 +14,9 @@ import (
 	"github.com/sqlpool/sqlpool/leakdetect"
 )
 
-// ErrReclaimed is returned by every use of a connection, transaction or rows
-// whose physical connection was reclaimed by leak detection
-// (pool_leak_reclaim=true): it had been held longer than
-// pool_leak_threshold, and the pool closed it to free its slot. It wraps
-// driver.ErrBadConn, so database/sql discards the logical connection too.
-var ErrReclaimed = fmt.Errorf("sqlpool: this connection was held longer than pool_leak_threshold and reclaimed (see the leak report in the log); close it and take another: %w", driver.ErrBadConn)
+// The glue between the logical connection and leak detection: where a
+// hand-out's stack is captured, what a report says, and the reclaiming of a
+// leaked connection.
 
 // libraryFrames are the packages between an application and a borrow: a
 // leak report's acquired_at is the first frame outside them. They are
@@ -183,54 +177,6 @@ func frameClass(pc uintptr) uint8 {
 	}
 	slot.Store(uint64(pc)<<2 | uint64(class))
 	return class
-}
-
-// reclaim takes the physical connection back from the application that
-// leaked it: the leak detector calls it, at most once, while no call is in
-// progress on it (the application's next one fails with ErrReclaimed).
-func (pc *pconn) reclaim() { pc.res.DestroyReclaimed() }
-
-// LeakSuspects returns the connections of the connector's pool held longer
-// than pool_leak_threshold now, oldest first, whether reported yet or not;
-// nil when leak detection is off.
-func (c *Connector) LeakSuspects() []leakdetect.Report { return c.ps.suspects() }
-
-func (ps *poolState) suspects() []leakdetect.Report {
-	if ps.leak == nil {
-		return nil
-	}
-	return ps.leak.Suspects()
-}
-
-// LeakSuspects returns the connections of db's pool held longer than
-// pool_leak_threshold now, oldest first (see Connector.LeakSuspects). Like
-// DBStat, it takes a logical connection from db for a moment and fails if db
-// is not a sqlpool database.
-func LeakSuspects(ctx context.Context, db *sql.DB) ([]leakdetect.Report, error) {
-	ps, err := dbPool(ctx, db, "LeakSuspects")
-	if err != nil {
-		return nil, err
-	}
-	return ps.suspects(), nil
-}
-
-// dbPool returns the pool under db; fn names the caller in its error.
-func dbPool(ctx context.Context, db *sql.DB, fn string) (*poolState, error) {
-	c, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	var ps *poolState
-	err = c.Raw(func(dc any) error {
-		sc, ok := dc.(*conn)
-		if !ok {
-			return fmt.Errorf("sqlpool: %s: %T is not a sqlpool connection", fn, dc)
-		}
-		ps = sc.ps
-		return nil
-	})
-	return ps, err
 }
 
 // maxHolderLines bounds the lines an acquire-timeout error names.

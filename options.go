@@ -7,14 +7,18 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/tracing"
+	"github.com/sqlpool/sqlpool/leakdetect"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/sqlpool/sqlpool/leakdetect"
-	"github.com/sqlpool/sqlpool/internal/tracing"
 )
+
+// The pool's configuration: config, its defaults, its validation, and the
+// Go options that set it. The table of settings (settings.go) reads the
+// DSN's pool_* parameters into it.
 
 // config holds a pool's settings. The zero value is not meaningful: start
 // from defaultConfig, apply Options, then DSN parameters, then validate.
@@ -22,12 +26,10 @@ type config struct {
 	name                  string                  // pool_name; "" means derived from the DSN. Set: sql.Opens of the same DSN and name share one pool
 	share                 bool                    // pool_share: sql.Opens of the same DSN share one pool
 	maxConns              int                     // pool_max_conns, 1..maxPoolConns
-	maxConnsSet           bool                    // maxConns was set explicitly; else it is defaultMaxConns()
 	minConns              int                     // pool_min_conns, 0..maxConns
 	minIdleConns          int                     // pool_min_idle_conns, 0..maxConns
 	maxConnLifetime       time.Duration           // pool_max_conn_lifetime; 0 means unlimited
 	maxConnLifetimeJitter time.Duration           // pool_max_conn_lifetime_jitter; 0 means none
-	jitterSet             bool                    // jitter was set explicitly; else it is maxConnLifetime/10
 	maxConnIdleTime       time.Duration           // pool_max_conn_idle_time; 0 means unlimited
 	healthCheckPeriod     time.Duration           // pool_health_check_period; 0 means no background checks
 	acquireTimeout        time.Duration           // pool_acquire_timeout; 0 means only the context bounds the wait
@@ -39,7 +41,6 @@ type config struct {
 	onLeak                func(leakdetect.Report) // Go only; nil means log only
 	reuseFIFO             bool                    // pool_reuse=fifo; default lifo
 	stmtCacheSize         int                     // pool_stmt_cache_size; 0 means statements live only for one hand-out
-	stmtCacheSet          bool                    // stmtCacheSize was set explicitly; else it depends on the inner driver
 	logger                *slog.Logger            // Go only; nil means slog.Default()
 
 	// Sessions (session.go).
@@ -48,15 +49,21 @@ type config struct {
 	initSQL      []string                                       // pool_init_sql: statements run on every new session, in order; nil means none
 	afterConnect func(ctx context.Context, c driver.Conn) error // Go only; nil means none; runs after initSQL
 
-	// OpenTelemetry (tracing.go).
+	// OpenTelemetry (telemetry.go).
 	tracingOff     bool                 // pool_tracing=false: no spans, no metrics
-	queryText      tracing.QueryText    // pool_trace_query_text
+	queryText      QueryText            // pool_trace_query_text
 	sqlCommenter   bool                 // pool_sqlcommenter
 	tracerProvider trace.TracerProvider // Go only; nil means the global one
 	meterProvider  metric.MeterProvider // Go only; nil means the global one
+
+	// set records which settings were given, by an Option or in the DSN,
+	// one bit per settingID: where a default depends on others (the
+	// jitter on the lifetime, the statement cache on the driver), or an
+	// error says the value is the default (pool_max_conns).
+	set uint64
 }
 
-// Defaults, in one place. The README's settings table repeats them.
+// Defaults, in one place; settings.go writes them as the README shows them.
 const (
 	defaultMaxConnLifetime   = time.Hour
 	defaultMaxConnIdleTime   = 30 * time.Minute
@@ -104,7 +111,7 @@ func defaultConfig() config {
 // lifetimeJitter returns the jitter in force: the explicit one, or a tenth of
 // the lifetime, so connections opened together do not all expire together.
 func (c *config) lifetimeJitter() time.Duration {
-	if c.jitterSet {
+	if c.isSet(sMaxConnLifetimeJitter) {
 		return c.maxConnLifetimeJitter
 	}
 	return c.maxConnLifetime / 10
@@ -114,8 +121,8 @@ func (c *config) lifetimeJitter() time.Duration {
 // the value and what is allowed.
 func (c *config) validate() error {
 	maxConns := fmt.Sprint(c.maxConns) // as min > max errors show it
-	if !c.maxConnsSet {
-		maxConns += ", the default: max(10, number of CPUs)"
+	if !c.isSet(sMaxConns) {
+		maxConns += ", the default: " + settings[sMaxConns].def
 	}
 	switch {
 	case c.maxConns < 1:
@@ -137,27 +144,16 @@ func (c *config) validate() error {
 	case c.resetQuery != "" && !c.resetSession:
 		return fmt.Errorf("sqlpool: pool_reset_query is set but pool_reset_session=false turns session resets off; drop one of them")
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{
-		{"pool_max_conn_lifetime", c.maxConnLifetime},
-		{"pool_max_conn_lifetime_jitter", c.maxConnLifetimeJitter},
-		{"pool_max_conn_idle_time", c.maxConnIdleTime},
-		{"pool_health_check_period", c.healthCheckPeriod},
-		{"pool_acquire_timeout", c.acquireTimeout},
-		{"pool_ping_timeout", c.pingTimeout},
-		{"pool_leak_threshold", c.leakThreshold},
-	} {
-		if d.v < 0 {
-			return fmt.Errorf("sqlpool: %s must be >= 0 (0 turns it off), got %v", d.name, d.v)
+	for i := range settings {
+		if s := &settings[i]; s.dur != nil && *s.dur(c) < 0 {
+			return fmt.Errorf("sqlpool: %s must be >= 0 (0 turns it off), got %v", s.param, *s.dur(c))
 		}
 	}
 	// Each connection lives for the lifetime plus a random part of the
 	// jitter: the sum must be a time.Duration, or it wraps to a negative
 	// lifetime and every connection is retired as soon as it is released.
 	if life, jitter := c.maxConnLifetime, c.lifetimeJitter(); life > 0 && life > maxDuration-jitter {
-		if c.jitterSet {
+		if c.isSet(sMaxConnLifetimeJitter) {
 			return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus pool_max_conn_lifetime_jitter (%v) exceeds the longest duration, %v; lower them, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
 		}
 		return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus its default jitter, a tenth of it (%v), exceeds the longest duration, %v; lower it, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
@@ -172,9 +168,16 @@ const maxDuration = time.Duration(1<<63 - 1)
 // NewConnector are applied first; pool_* parameters in the DSN override them.
 type Option func(*config)
 
+// forDriver adjusts the defaults that depend on the inner driver.
+func (c *config) forDriver(k driverKind) {
+	if !c.isSet(sStmtCacheSize) && k.inProcess() {
+		c.stmtCacheSize = 0
+	}
+}
+
 // WithMaxConns sets the hard cap on physical connections (pool_max_conns),
 // 1 to 100000. Default max(10, runtime.NumCPU()).
-func WithMaxConns(n int) Option { return func(c *config) { c.maxConns, c.maxConnsSet = n, true } }
+func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n; c.mark(sMaxConns) } }
 
 // WithMinConns sets how many physical connections are kept open (pool_min_conns).
 // Default 0.
@@ -194,7 +197,7 @@ func WithMaxConnLifetime(d time.Duration) Option {
 // connection's lifetime (pool_max_conn_lifetime_jitter); 0 means none.
 // Default a tenth of the lifetime.
 func WithMaxConnLifetimeJitter(d time.Duration) Option {
-	return func(c *config) { c.maxConnLifetimeJitter, c.jitterSet = d, true }
+	return func(c *config) { c.maxConnLifetimeJitter = d; c.mark(sMaxConnLifetimeJitter) }
 }
 
 // WithMaxConnIdleTime sets how long a physical connection may sit idle before
@@ -316,14 +319,7 @@ func WithFIFOReuse(fifo bool) Option { return func(c *config) { c.reuseFIFO = fi
 // connection (pool_stmt_cache_size); 0 means a statement is prepared again on
 // each hand-out and closed when the hand-out ends. Default 256.
 func WithStmtCacheSize(n int) Option {
-	return func(c *config) { c.stmtCacheSize, c.stmtCacheSet = n, true }
-}
-
-// forDriver adjusts the defaults that depend on the inner driver.
-func (c *config) forDriver(k driverKind) {
-	if !c.stmtCacheSet && k.inProcess() {
-		c.stmtCacheSize = 0
-	}
+	return func(c *config) { c.stmtCacheSize = n; c.mark(sStmtCacheSize) }
 }
 
 // WithLogger sets the logger for the pool's reports (leaks, and leaked
@@ -346,11 +342,46 @@ func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.meterProvider = mp }
 }
 
+// QueryText says what db.query.text shows on spans (pool_trace_query_text).
+type QueryText uint8
+
+// What db.query.text shows.
+const (
+	// QueryTextAuto, the default, shows statements with arguments as they
+	// are (their literals are the application's, not data) and others
+	// with their literals replaced by "?".
+	QueryTextAuto QueryText = iota
+	// QueryTextSanitized replaces literals by "?" in every statement.
+	QueryTextSanitized
+	// QueryTextOff shows no statement text.
+	QueryTextOff
+)
+
+var queryTextNames = [...]string{"auto", "sanitized", "off"}
+
+// String returns the name pool_trace_query_text takes: "auto",
+// "sanitized" or "off".
+func (q QueryText) String() string {
+	if int(q) < len(queryTextNames) {
+		return queryTextNames[q]
+	}
+	return "QueryText(" + strconv.Itoa(int(q)) + ")"
+}
+
+// tracing is q as package tracing has it.
+func (q QueryText) tracing() tracing.QueryText {
+	switch q {
+	case QueryTextSanitized:
+		return tracing.QueryTextSanitized
+	case QueryTextOff:
+		return tracing.QueryTextOff
+	}
+	return tracing.QueryTextAuto
+}
+
 // WithQueryText says what db.query.text shows on spans
-// (pool_trace_query_text): tracing.QueryTextAuto (the default: statements
-// with arguments as they are, others with literals replaced by "?"),
-// tracing.QueryTextSanitized or tracing.QueryTextOff.
-func WithQueryText(q tracing.QueryText) Option { return func(c *config) { c.queryText = q } }
+// (pool_trace_query_text). Default QueryTextAuto.
+func WithQueryText(q QueryText) Option { return func(c *config) { c.queryText = q } }
 
 // WithSQLCommenter appends the span's traceparent to Exec and Query
 // statements as a comment (pool_sqlcommenter), so the database's own logs

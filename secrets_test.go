@@ -162,17 +162,17 @@ func secTelemetry(t *testing.T, r *otelRig) string {
 }
 
 // secCheckStats looks for the password in every Stat a program can get:
-// sqlpool.Stats() and, for db, DBStat and LeakSuspects.
+// sqlpool.Snapshots() and, for db, DBStat and the suspects of DBSnapshot.
 func secCheckStats(t *testing.T, db *sql.DB) {
 	t.Helper()
 	ctx := context.Background()
-	secCheckJSON(t, "sqlpool.Stats()", sqlpool.Stats())
+	secCheckJSON(t, "sqlpool.Snapshots()", sqlpool.Snapshots())
 	st, err := sqlpool.DBStat(ctx, db)
 	secCheckErr(t, "DBStat", err)
 	secCheckJSON(t, "DBStat", st)
-	sus, err := sqlpool.LeakSuspects(ctx, db)
-	secCheckErr(t, "LeakSuspects", err)
-	secCheckJSON(t, "LeakSuspects", sus)
+	snap, err := sqlpool.DBSnapshot(ctx, db)
+	secCheckErr(t, "DBSnapshot", err)
+	secCheckJSON(t, "the suspects of DBSnapshot", leakSuspects(snap))
 }
 
 // secAddParams appends the parameters ("key=value") to an inner DSN in its
@@ -457,7 +457,7 @@ func TestSecretsNotInDialErrors(t *testing.T) {
 				secFailAll(t, db)
 				secCheckStats(t, db)
 				secCheckJSON(t, "Connector.Stat", ctr.Stat())
-				secCheckJSON(t, "Connector.LeakSuspects", ctr.LeakSuspects())
+				secCheckJSON(t, "the suspects of Connector.Snapshot", leakSuspects(ctr.Snapshot()))
 				db.Close()
 				tel := secTelemetry(t, r)
 				if !strings.Contains(tel, "CONNECT") || !strings.Contains(tel, "db.client.connection.pool.name") {
@@ -640,7 +640,7 @@ var secParams = []string{"pool_max_conns=2", "pool_acquire_timeout=500ms", "pool
 // TestSecretsNotInLogsStatsOrTelemetry runs operations and leaks a
 // connection on pools whose DSN holds the password, and looks for it in the
 // log (leak reports, and leaked connections returning), the OnLeak reports,
-// Stat, LeakSuspects, the errors, and the spans and metrics.
+// Stat, the snapshot's suspects, the errors, and the spans and metrics.
 func TestSecretsNotInLogsStatsOrTelemetry(t *testing.T) {
 	for _, b := range secBackends() {
 		t.Run(b.name, func(t *testing.T) {
@@ -705,7 +705,7 @@ func TestSecretsNotInLogsStatsOrTelemetry(t *testing.T) {
 				defer db.Close()
 				secWork(t, db, l, b)
 				secCheckJSON(t, "Connector.Stat", ctr.Stat())
-				secCheckJSON(t, "Connector.LeakSuspects", ctr.LeakSuspects())
+				secCheckJSON(t, "the suspects of Connector.Snapshot", leakSuspects(ctr.Snapshot()))
 				db.Close()
 				if !strings.Contains(l.String(), `"reclaimed":true`) {
 					t.Errorf("the leaked connection was not reclaimed; log:\n%s", l.String())

@@ -5,8 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"log/slog"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -44,15 +42,6 @@ type touch struct {
 	res *pool.Resource[*pconn]
 	pc  *pconn
 	gen uint64
-}
-
-// resetsSessions reports whether a pool resets sessions at all: on by
-// default (pool_reset_session), never for a database that lives in its
-// connection (its session is the database, pinned to one logical
-// connection), and not for sqlmock, whose connections have no session,
-// unless a reset query is set.
-func resetsSessions(cfg *config, o poolOrigin) bool {
-	return cfg.resetSession && !o.scoped && (o.kind != kindSQLMock || cfg.resetQuery != "")
 }
 
 // noteUse records that c uses pc's session now.
@@ -205,56 +194,6 @@ func (ps *poolState) resetBound(ctx context.Context, pc *pconn) error {
 		defer cancel()
 	}
 	return ps.resetSession(ctx, pc)
-}
-
-// logger returns the pool's logger (WithLogger), or slog's default now.
-func (ps *poolState) logger() *slog.Logger {
-	if l := ps.cfg.logger; l != nil {
-		return l
-	}
-	return slog.Default()
-}
-
-// execBounded runs q on pc within ctx even if the driver ignores ctx (see
-// bounded): a connection whose statement overran is given up, and its close
-// waits for the driver.
-func (ps *poolState) execBounded(ctx context.Context, pc *pconn, q string) error {
-	r, late := bounded(ctx, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, execDirect(ctx, pc.inner, q)
-	})
-	if late != nil {
-		pc.pinging = late
-	}
-	return r.err
-}
-
-// pgxForgetStatements clears the client-side statement state of pgx's
-// stdlib connection ic after DISCARD ALL deallocated the statements on the
-// server: pgx keeps its statement caches (every query with arguments, by
-// default) and its prepared statements (database/sql's Stmts) by name, and
-// each would otherwise fail once with "prepared statement does not exist".
-// sqlpool does not import pgx: it reaches the *pgx.Conn by reflection
-// (stdlib.Conn.Conn). pgx's DeallocateAll clears that state and then sends
-// a "deallocate all" that DISCARD ALL made needless: given a context already
-// done, pgconn returns before any I/O (it checks the context before it
-// writes), so only the client state is cleared.
-func pgxForgetStatements(ctx context.Context, ic driver.Conn) error {
-	m := reflect.ValueOf(ic).MethodByName("Conn")
-	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
-		return fmt.Errorf("sqlpool: %T has no Conn method to reach pgx's statement caches; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
-	}
-	d, ok := m.Call(nil)[0].Interface().(interface {
-		DeallocateAll(context.Context) error
-	})
-	if !ok {
-		return fmt.Errorf("sqlpool: %T's Conn has no DeallocateAll; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
-	}
-	done, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := d.DeallocateAll(done); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
 }
 
 // initBatches returns the statements of pool_init_sql as the Execs that

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -14,8 +15,69 @@ import (
 	"github.com/sqlpool/sqlpool/internal/sqltext"
 	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
-	"github.com/sqlpool/sqlpool/internal/tracing"
 )
+
+// Inspection: Stat, a pool's gauges and counters, and Snapshot, all of a
+// pool at one moment; per connector, per sql.DB, and Snapshots per process.
+
+// Stat is a snapshot of a sqlpool pool: its name and the pool package's
+// gauges and counters.
+type Stat struct {
+	Name string
+	pool.Stat
+
+	// Leaks counts the connections reported as held longer than
+	// pool_leak_threshold (each once). Those reclaimed are counted in
+	// Destroyed, as pool.ReasonReclaimed.
+	Leaks int64
+
+	// Resets counts the sessions reset by a statement before they served
+	// a logical connection that must not see their state
+	// (pool_reset_session). Those replaced by a new connection instead are
+	// counted in Destroyed, as pool.ReasonRetired.
+	Resets int64
+}
+
+func (ps *poolState) stat() Stat {
+	s := Stat{Name: ps.name, Stat: ps.pool.Stat(), Resets: ps.resetCount.Load()}
+	if ps.leak != nil {
+		s.Leaks = ps.leak.Leaks()
+	}
+	return s
+}
+
+// Stat returns a snapshot of the connector's pool.
+func (c *Connector) Stat() Stat { return c.ps.stat() }
+
+// DBStat returns a snapshot of the pool under db. It takes a logical
+// connection from db for a moment (which dials nothing) and fails if db is
+// not a sqlpool database.
+func DBStat(ctx context.Context, db *sql.DB) (Stat, error) {
+	ps, err := dbPool(ctx, db, "DBStat")
+	if err != nil {
+		return Stat{}, err
+	}
+	return ps.stat(), nil
+}
+
+// dbPool returns the pool under db; fn names the caller in its error.
+func dbPool(ctx context.Context, db *sql.DB, fn string) (*poolState, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	var ps *poolState
+	err = c.Raw(func(dc any) error {
+		sc, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("sqlpool: %s: %T is not a sqlpool connection", fn, dc)
+		}
+		ps = sc.ps
+		return nil
+	})
+	return ps, err
+}
 
 // Snapshot is a view of one pool at one moment, for dashboards and
 // diagnostics (package dashboard renders it): its settings, its Stat, each of
@@ -133,7 +195,7 @@ func (ps *poolState) snapshot() Snapshot {
 		Driver:    ps.innerName,
 		System:    ps.target.System,
 		Namespace: ps.target.Namespace,
-		Settings:  ps.settings(),
+		Settings:  ps.settingsInForce(),
 	}
 	s.Server = ps.target.Address
 	if ps.target.Port != 0 {
@@ -162,7 +224,7 @@ func (ps *poolState) snapshot() Snapshot {
 			ci.AcquiredAt = r.AcquiredAt
 			if ps.leak != nil {
 				if rep, ok := ps.leak.Current(&r.Value.leak); ok {
-					if ps.cfg.queryText == tracing.QueryTextOff {
+					if ps.cfg.queryText == QueryTextOff {
 						rep.Statement = ""
 					}
 					ci.Borrow = &rep
@@ -207,71 +269,11 @@ func connRank(s pool.ResourceState) int {
 	return 3
 }
 
-// settings returns the pool's settings in force, as pool_* parameters.
-func (ps *poolState) settings() []Setting {
-	c := &ps.cfg
-	pingIdleAfter := formatDuration(c.pingIdleAfter)
-	if c.pingIdleAfter < 0 {
-		pingIdleAfter = "never" // Go only: WithPingIdleAfter(-1)
-	}
-	reuse := "lifo"
-	if c.reuseFIFO {
-		reuse = "fifo"
-	}
-	out := []Setting{
-		{"pool_max_conns", strconv.Itoa(c.maxConns)},
-		{"pool_min_conns", strconv.Itoa(c.minConns)},
-		{"pool_min_idle_conns", strconv.Itoa(c.minIdleConns)},
-		{"pool_max_conn_lifetime", formatDuration(c.maxConnLifetime)},
-		{"pool_max_conn_lifetime_jitter", formatDuration(c.lifetimeJitter())},
-		{"pool_max_conn_idle_time", formatDuration(c.maxConnIdleTime)},
-		{"pool_health_check_period", formatDuration(c.healthCheckPeriod)},
-		{"pool_acquire_timeout", formatDuration(c.acquireTimeout)},
-		{"pool_ping_idle_after", pingIdleAfter},
-		{"pool_ping_timeout", formatDuration(c.pingTimeout)},
-	}
-	if c.validationQuery != "" {
-		out = append(out, Setting{"pool_validation_query", ps.shownStatement(c.validationQuery)})
-	}
-	stmtCache := c.stmtCacheSize
-	if l := ps.stmtLimit.Load(); l > 0 {
-		stmtCache = min(stmtCache, int(l-1)) // bounded by the server (stmtCacheSize)
-	}
-	out = append(out,
-		Setting{"pool_reuse", reuse},
-		Setting{"pool_stmt_cache_size", strconv.Itoa(stmtCache)},
-		Setting{"pool_leak_threshold", formatDuration(c.leakThreshold)},
-		Setting{"pool_leak_reclaim", strconv.FormatBool(c.leakReclaim)},
-		Setting{"pool_name", ps.name},
-		Setting{"pool_tracing", strconv.FormatBool(!c.tracingOff)},
-		Setting{"pool_trace_query_text", c.queryText.String()},
-		Setting{"pool_sqlcommenter", strconv.FormatBool(c.sqlCommenter)},
-		Setting{"pool_share", strconv.FormatBool(ps.key != "")},
-		Setting{"pool_reset_session", strconv.FormatBool(ps.resets)},
-	)
-	if c.resetQuery != "" {
-		out = append(out, Setting{"pool_reset_query", ps.shownStatement(c.resetQuery)})
-	}
-	if len(c.initSQL) > 0 {
-		out = append(out, Setting{"pool_init_sql", ps.shownStatement(strings.Join(c.initSQL, "; "))})
-	}
-	return out
-}
-
-// shownStatement is a statement setting as a snapshot shows it (see
-// statementText).
-func (ps *poolState) shownStatement(q string) string {
-	if s := ps.statementText(q); s != "" {
-		return s
-	}
-	return "(hidden: pool_trace_query_text=off)"
-}
-
 // statementText is query as a snapshot shows it: with its literals replaced
 // by "?", as leak reports show statements, or "" with
 // pool_trace_query_text=off.
 func (ps *poolState) statementText(query string) string {
-	if ps.cfg.queryText == tracing.QueryTextOff {
+	if ps.cfg.queryText == QueryTextOff {
 		return ""
 	}
 	return sqltext.Sanitize(query, sqltext.Options{DoubleQuotedStrings: ps.kind.doubleQuotedStrings(), MaxLen: reportedQueryLen})

