@@ -96,14 +96,7 @@ func (c *Connector) Close() error {
 			ps.close()
 			return
 		}
-		registry.mu.Lock()
-		ps.refs--
-		last := ps.refs == 0
-		if last {
-			delete(registry.pools, ps.key)
-		}
-		registry.mu.Unlock()
-		if last {
+		if pools.release(ps) {
 			ps.close()
 		}
 	})

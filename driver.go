@@ -15,7 +15,8 @@ import (
 // This file is the driver database/sql knows: the one registered as
 // "sqlpool", and those registered with Register; and how a DSN becomes a
 // pool: parsed (dsn.go, settings.go), its inner driver opened, and a pool
-// made, or, when sharing is asked for, found in the registry (registry.go).
+// made, or, when sharing is asked for, found in the registry (pools, in
+// registry.go).
 
 // DriverName is the name sqlpool registers itself under with database/sql.
 const DriverName = "sqlpool"
@@ -80,8 +81,11 @@ func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
 		return &Connector{ps: ps, drv: d}, nil
 	}
 	for {
-		if c, err := d.sharedConnector(key, identity); c != nil || err != nil {
-			return c, err
+		if ps, err := pools.share(key, identity); ps != nil || err != nil {
+			if err != nil {
+				return nil, err
+			}
+			return &Connector{ps: ps, drv: d}, nil
 		}
 		// Build outside the registry's lock: opening the inner driver goes
 		// through sql.Open, which may come back here.
@@ -94,35 +98,13 @@ func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
 			// explicit pool_name only names it (pool_share=true was refused).
 			return &Connector{ps: ps, drv: d}, nil
 		}
-		registry.mu.Lock()
-		if registry.pools[key] != nil {
+		if !pools.publish(key, identity, ps) {
 			// Another Open of the same DSN won the race: share its pool.
-			registry.mu.Unlock()
 			ps.close()
 			continue
 		}
-		ps.key, ps.identity, ps.refs = key, identity, 1
-		registry.pools[key] = ps
-		registry.mu.Unlock()
 		return &Connector{ps: ps, drv: d}, nil
 	}
-}
-
-// sharedConnector returns a connector on the open pool registered under
-// key, or nil if there is none. identity is the driver name and DSN of the
-// caller: a pool_name already in use by another DSN is an error.
-func (d *Driver) sharedConnector(key, identity string) (*Connector, error) {
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	ps := registry.pools[key]
-	if ps == nil {
-		return nil, nil
-	}
-	if ps.identity != identity {
-		return nil, fmt.Errorf("sqlpool: pool_name %q is the name of an open pool with another DSN; sql.DBs share a pool by name only with the same DSN, so give this one another pool_name", echoParam(ps.cfg.name))
-	}
-	ps.refs++
-	return &Connector{ps: ps, drv: d}, nil
 }
 
 // poolSpec is a parsed DSN: what a new pool is made of.

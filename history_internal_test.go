@@ -2,6 +2,7 @@ package sqlpool
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -46,16 +47,17 @@ func TestHistoryKeepsTheLastSamplesOldestFirstWithWhatEachIntervalCounted(t *tes
 	}
 }
 
-// samplers counts the goroutines running a poolSet's sampler.
-func samplers() int {
+// samplers counts the goroutines running r's sampler: those whose stack
+// has r's sample method with r as its receiver (the first argument).
+func samplers(r *registry) int {
 	buf := make([]byte, 1<<20)
 	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "sqlpool.(*poolSet).sample(")
+	return strings.Count(string(buf[:n]), fmt.Sprintf("sqlpool.(*registry).sample(%p", r))
 }
 
 func TestSamplerRunsWhileAPoolIsOpenAndStopsWithTheLast(t *testing.T) {
-	// A set of its own, so the process's pools are not involved.
-	set := &poolSet{interval: time.Millisecond, pools: map[*poolState]struct{}{}}
+	// A registry of its own, so the process's pools are not involved.
+	set := &registry{interval: time.Millisecond, open: map[*poolState]struct{}{}, shared: map[string]*poolState{}}
 	newPS := func(name string) *poolState {
 		p, err := pool.New(pool.Config[*pconn]{
 			MaxSize:     1,
@@ -67,13 +69,13 @@ func TestSamplerRunsWhileAPoolIsOpenAndStopsWithTheLast(t *testing.T) {
 		t.Cleanup(p.Close)
 		return &poolState{name: name, pool: p}
 	}
-	before := samplers()
+	const before = 0 // this registry's samplers
 
 	set.mu.Lock()
 	set.record = true
 	set.startSamplerLocked() // no pool open: nothing to sample, no goroutine
 	set.mu.Unlock()
-	if got := samplers(); got != before {
+	if got := samplers(set); got != before {
 		t.Fatalf("sampler goroutines with no pool open: got %d, want %d", got, before)
 	}
 
@@ -83,7 +85,7 @@ func TestSamplerRunsWhileAPoolIsOpenAndStopsWithTheLast(t *testing.T) {
 	testdb.WaitFor(t, "samples of both pools", func() bool {
 		return len(a.hist.appendTo(nil)) >= 2 && len(b.hist.appendTo(nil)) >= 2
 	})
-	if got := samplers(); got != before+1 {
+	if got := samplers(set); got != before+1 {
 		t.Errorf("sampler goroutines with two pools open: got %d, want one more than the %d before", got, before)
 	}
 	if got := set.list(); len(got) != 2 || got[0] != a || got[1] != b {
@@ -93,14 +95,14 @@ func TestSamplerRunsWhileAPoolIsOpenAndStopsWithTheLast(t *testing.T) {
 	set.remove(a)
 	set.remove(a) // idempotent
 	set.remove(b)
-	testdb.WaitFor(t, "the sampler to stop with the last pool", func() bool { return samplers() == before })
+	testdb.WaitFor(t, "the sampler to stop with the last pool", func() bool { return samplers(set) == before })
 
 	// The next pool starts it again.
 	c := newPS("c")
 	set.add(c)
 	testdb.WaitFor(t, "a sample of the pool opened after", func() bool { return len(c.hist.appendTo(nil)) >= 1 })
 	set.remove(c)
-	testdb.WaitFor(t, "the sampler to stop again", func() bool { return samplers() == before })
+	testdb.WaitFor(t, "the sampler to stop again", func() bool { return samplers(set) == before })
 }
 
 func TestFormatDurationWritesWhatADSNWould(t *testing.T) {

@@ -46,11 +46,11 @@ type poolState struct {
 
 	key      string // registry key; "" for a pool of one connector's own
 	identity string // driver name and DSN of a shared pool, which every sharer must have
-	refs     int    // open Connectors of a shared pool; guarded by registry.mu
+	refs     int    // open Connectors of a shared pool; guarded by pools.mu
 
 	// For Snapshot (snapshot.go).
 	target  dbtarget.Target // the database, as the DSN names it; no user or password
-	opened  uint64          // order of opening, for Stats and Snapshots; guarded by openPools.mu
+	opened  uint64          // order of opening, for Snapshots; guarded by pools.mu
 	connSeq atomic.Uint64   // numbers physical connections while leak detection is off
 	hist    history         // the last minutes of the gauges, once RecordHistory was called
 }
@@ -113,7 +113,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
-	openPools.add(ps)
+	pools.add(ps)
 	if err := ps.observePool(); err != nil {
 		ps.close()
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
@@ -122,7 +122,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 }
 
 func (ps *poolState) close() {
-	openPools.remove(ps)
+	pools.remove(ps)
 	ps.pool.Close()
 	if ps.leak != nil {
 		ps.leak.Close()

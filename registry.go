@@ -2,67 +2,109 @@ package sqlpool
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 )
 
-// The registry of the process's pools: every open pool, for Snapshots and
-// the history sampler, and the shared ones by key, for the sql.Opens that
-// share one (pool_share, pool_name).
+// pools is the process's registry of pools: every open pool, however it
+// was opened (for Snapshots and the history sampler), and the shared ones
+// by key (pool_share, pool_name), with their counts of Connectors.
+var pools = &registry{open: map[*poolState]struct{}{}, shared: map[string]*poolState{}}
 
-// registry holds the shared pools (pool_share=true, or an explicit
-// pool_name), so that every sql.DB opened with the same DSN, or name,
-// shares one.
-var registry = struct {
-	mu    sync.Mutex
-	pools map[string]*poolState // by poolSpec.shareKey; guarded by mu
-}{pools: map[string]*poolState{}}
-
-// openPools lists every open pool of the process, however it was opened, for
-// Stats and Snapshots; it runs the history sampler while any is open.
-var openPools = &poolSet{pools: map[*poolState]struct{}{}}
-
-type poolSet struct {
+// registry is the type of pools; one lock guards it all, and the
+// poolState fields it keeps (opened, key, identity, refs).
+type registry struct {
 	interval time.Duration // between samples; 0 means historyInterval (tests shorten it)
 
 	mu     sync.Mutex
-	pools  map[*poolState]struct{} // open pools; guarded by mu
-	seq    uint64                  // numbers pools in opening order; guarded by mu
-	record bool                    // RecordHistory was called; guarded by mu
-	stop   chan struct{}           // closed to stop the sampler; nil while none runs; guarded by mu
+	open   map[*poolState]struct{} // every open pool
+	shared map[string]*poolState   // the shared pools, by poolSpec.shareKey
+	seq    uint64                  // numbers pools in opening order
+	record bool                    // RecordHistory was called
+	stop   chan struct{}           // closed to stop the sampler; nil while none runs
 }
 
-func (s *poolSet) add(ps *poolState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	ps.opened = s.seq
-	s.pools[ps] = struct{}{}
-	if s.record {
-		s.startSamplerLocked()
+// add lists a new pool.
+func (r *registry) add(ps *poolState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seq++
+	ps.opened = r.seq
+	r.open[ps] = struct{}{}
+	if r.record {
+		r.startSamplerLocked()
 	}
 }
 
-// remove forgets ps; it is idempotent. The sampler stops with the last pool.
-func (s *poolSet) remove(ps *poolState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.pools, ps)
-	if len(s.pools) == 0 && s.stop != nil {
-		close(s.stop)
-		s.stop = nil
+// remove forgets ps, shared or not; it is idempotent. The sampler stops
+// with the last pool.
+func (r *registry) remove(ps *poolState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.open, ps)
+	if ps.key != "" && r.shared[ps.key] == ps {
+		delete(r.shared, ps.key)
 	}
+	if len(r.open) == 0 && r.stop != nil {
+		close(r.stop)
+		r.stop = nil
+	}
+}
+
+// share returns the shared pool registered under key, with one more
+// Connector counted on it, or nil if there is none. identity is the
+// caller's driver name and DSN: a pool_name in use by another DSN is an
+// error.
+func (r *registry) share(key, identity string) (*poolState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.shared[key]
+	if ps == nil {
+		return nil, nil
+	}
+	if ps.identity != identity {
+		return nil, fmt.Errorf("sqlpool: pool_name %q is the name of an open pool with another DSN; sql.DBs share a pool by name only with the same DSN, so give this one another pool_name", echoParam(ps.cfg.name))
+	}
+	ps.refs++
+	return ps, nil
+}
+
+// publish registers ps, new, as the shared pool of key, with its first
+// Connector counted; false if another Open of the same key won the race.
+func (r *registry) publish(key, identity string, ps *poolState) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shared[key] != nil {
+		return false
+	}
+	ps.key, ps.identity, ps.refs = key, identity, 1
+	r.shared[key] = ps
+	return true
+}
+
+// release drops one Connector of the shared pool ps, and reports whether it
+// was the last, which must close the pool.
+func (r *registry) release(ps *poolState) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps.refs--
+	if ps.refs > 0 {
+		return false
+	}
+	delete(r.shared, ps.key)
+	return true
 }
 
 // list returns the open pools by name, then in opening order.
-func (s *poolSet) list() []*poolState {
-	s.mu.Lock()
-	out := make([]*poolState, 0, len(s.pools))
-	for ps := range s.pools {
+func (r *registry) list() []*poolState {
+	r.mu.Lock()
+	out := make([]*poolState, 0, len(r.open))
+	for ps := range r.open {
 		out = append(out, ps)
 	}
-	s.mu.Unlock()
+	r.mu.Unlock()
 	// opened is written once, under mu, before the pool is listed.
 	slices.SortFunc(out, func(a, b *poolState) int {
 		return cmp.Or(cmp.Compare(a.name, b.name), cmp.Compare(a.opened, b.opened))
@@ -71,37 +113,37 @@ func (s *poolSet) list() []*poolState {
 }
 
 // startSamplerLocked starts the sampler if a pool is open and none runs.
-func (s *poolSet) startSamplerLocked() {
-	if s.stop != nil || len(s.pools) == 0 {
+func (r *registry) startSamplerLocked() {
+	if r.stop != nil || len(r.open) == 0 {
 		return
 	}
-	s.stop = make(chan struct{})
-	go s.sample(s.stop)
+	r.stop = make(chan struct{})
+	go r.sample(r.stop)
 }
 
 // sample records a Sample of every open pool each historyInterval until
 // stop is closed.
-func (s *poolSet) sample(stop <-chan struct{}) {
-	t := time.NewTicker(cmp.Or(s.interval, historyInterval))
+func (r *registry) sample(stop <-chan struct{}) {
+	t := time.NewTicker(cmp.Or(r.interval, historyInterval))
 	defer t.Stop()
-	var pools []*poolState
+	var open []*poolState
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		for ps := range s.pools {
-			pools = append(pools, ps)
+		r.mu.Lock()
+		for ps := range r.open {
+			open = append(open, ps)
 		}
-		s.mu.Unlock()
+		r.mu.Unlock()
 		now := time.Now()
-		for _, ps := range pools {
+		for _, ps := range open {
 			ps.hist.add(now, ps.pool.Stat())
 		}
-		clear(pools)
-		pools = pools[:0]
+		clear(open)
+		open = open[:0]
 	}
 }
 
@@ -113,8 +155,8 @@ func (s *poolSet) sample(stop <-chan struct{}) {
 // again with the next). Operations pay nothing for it. Calling it again does
 // nothing, and it cannot be undone. dashboard.Handler calls it.
 func RecordHistory() {
-	openPools.mu.Lock()
-	defer openPools.mu.Unlock()
-	openPools.record = true
-	openPools.startSamplerLocked()
+	pools.mu.Lock()
+	defer pools.mu.Unlock()
+	pools.record = true
+	pools.startSamplerLocked()
 }

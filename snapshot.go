@@ -167,7 +167,7 @@ func (c ConnInfo) HeldFor(now time.Time) time.Duration {
 // taken once, as long as copying its connections' times takes; the stacks of
 // connections in use are symbolized after.
 func Snapshots() []Snapshot {
-	states := openPools.list()
+	states := pools.list()
 	out := make([]Snapshot, 0, len(states))
 	for _, ps := range states {
 		out = append(out, ps.snapshot())
