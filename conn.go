@@ -6,8 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/leak"
 	"github.com/sqlpool/sqlpool/internal/tracing"
-	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
 )
 
@@ -60,12 +60,12 @@ type conn struct {
 	ownsConnector bool // made by Driver.Open: Close closes the connector too
 
 	// Leak detection, while ps.leak is not nil (leak.go).
-	hstack     leakdetect.Stack // a stack of the current hand-out; handout says which
-	handout    uint8            // handoutNone, handoutOp, …
-	guarded    bool             // leaked connections may be reclaimed: calls into the binding are bracketed by enter and exit
-	entered    bool             // between enter and exit
-	spareRows  rows             // reused by wrapRows
-	spareInUse bool             // spareRows wraps open rows
+	hstack     leak.Stack // a stack of the current hand-out; handout says which
+	handout    uint8      // handoutNone, handoutOp, …
+	guarded    bool       // leaked connections may be reclaimed: calls into the binding are bracketed by enter and exit
+	entered    bool       // between enter and exit
+	spareRows  rows       // reused by wrapRows
+	spareInUse bool       // spareRows wraps open rows
 
 	// OpenTelemetry (telemetry.go): the span of an Exec or Query answered
 	// with driver.ErrSkip, kept for database/sql's prepared fallback.

@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sqlpool/sqlpool/internal/leak"
 	"github.com/sqlpool/sqlpool/internal/sqltext"
-	"github.com/sqlpool/sqlpool/leakdetect"
 )
 
 // The glue between the logical connection and leak detection: where a
@@ -39,7 +39,7 @@ func (ps *poolState) newDetector() error {
 		return nil
 	}
 	opts := sqltext.Options{DoubleQuotedStrings: ps.kind.doubleQuotedStrings(), MaxLen: reportedQueryLen}
-	d, err := leakdetect.New(leakdetect.Config{
+	d, err := leak.New(leak.Config{
 		Threshold: ps.cfg.leakThreshold,
 		Pool:      ps.name,
 		Logger:    ps.cfg.logger,
@@ -69,7 +69,7 @@ const (
 // then need not capture its own; for DB.Conn it is the line that took the
 // connection, which the leak report names.
 //
-// Not inlined, so the frames it skips are known (see leakdetect.Stack.Capture).
+// Not inlined, so the frames it skips are known (see leak.Stack.Capture).
 //
 //go:noinline
 func (c *conn) noteHandout() {
@@ -81,10 +81,10 @@ func (c *conn) noteHandout() {
 // database/sql handed the connection out for this operation, else one
 // captured now (skip frames above the caller).
 //
-// Not inlined, so the frames it skips are known (see leakdetect.Stack.Capture).
+// Not inlined, so the frames it skips are known (see leak.Stack.Capture).
 //
 //go:noinline
-func (c *conn) opStack(skip int) *leakdetect.Stack {
+func (c *conn) opStack(skip int) *leak.Stack {
 	if c.handout == handoutOp {
 		c.handout = handoutUsed
 		return &c.hstack
@@ -97,10 +97,10 @@ func (c *conn) opStack(skip int) *leakdetect.Stack {
 // acquireStack returns the stack of where the connection was taken, for the
 // borrow that begins now.
 //
-// Not inlined, so the frames it skips are known (see leakdetect.Stack.Capture).
+// Not inlined, so the frames it skips are known (see leak.Stack.Capture).
 //
 //go:noinline
-func (c *conn) acquireStack() *leakdetect.Stack {
+func (c *conn) acquireStack() *leak.Stack {
 	if c.handout == handoutNone || c.handout == handoutUsed {
 		// No hand-out seen (database/sql gave a connection opened in the
 		// background straight to a waiter), or an operation after it: the

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/sqlpool/sqlpool/internal/leak"
 	"github.com/sqlpool/sqlpool/internal/redact"
 	"github.com/sqlpool/sqlpool/internal/tracing"
-	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
 )
 
@@ -44,7 +44,7 @@ type pconn struct {
 
 	// With leak detection on: the current borrow, and the resource it is
 	// held as (set at each bind; the leak detector reclaims through it).
-	leak leakdetect.Borrow
+	leak leak.Borrow
 	res  *pool.Resource[*pconn]
 
 	shell atomic.Pointer[conn] // the logical connection bound to it, while checkBindings

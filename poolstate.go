@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
+	"github.com/sqlpool/sqlpool/internal/leak"
 	"github.com/sqlpool/sqlpool/internal/tracing"
-	"github.com/sqlpool/sqlpool/leakdetect"
 	"github.com/sqlpool/sqlpool/pool"
 )
 
@@ -32,8 +32,8 @@ type poolState struct {
 	cfg                        config
 	inner                      driver.Connector
 	pool                       *pool.Pool[*pconn]
-	leak                       *leakdetect.Detector // nil: leak detection is off
-	tel                        *tracing.Telemetry   // nil: pool_tracing=false
+	leak                       *leak.Detector     // nil: leak detection is off
+	tel                        *tracing.Telemetry // nil: pool_tracing=false
 	// resolveSystem: the first dial asks a MySQL-protocol server whether it is MariaDB.
 	resolveSystem atomic.Bool
 	secrets       []string // passwords in the inner DSN, scrubbed from dial errors

@@ -1,17 +1,18 @@
+// Package leakdetect holds what sqlpool's leak detection reports: a
+// connection the application took and has held longer than
+// pool_leak_threshold, with the stack of the code that took it, what it
+// has open (rows, a transaction) and its last statement, literals
+// replaced by "?". sqlpool logs each report with slog, passes it to the
+// function given with sqlpool.WithOnLeak, and lists the reports of the
+// connections held now in a Snapshot's Conns.
 package leakdetect
 
 import (
-	"log/slog"
 	"time"
 )
 
-// The messages of the two log lines, for those who grep.
-const (
-	leakMessage     = "sqlpool: connection held longer than the leak threshold"
-	returnedMessage = "sqlpool: leaked connection returned"
-)
-
-// Report describes one borrow held longer than the threshold.
+// Report describes one connection (a borrow of it) held longer than the
+// threshold, or, in a Snapshot, one held now.
 type Report struct {
 	Pool      string        `json:"pool"`
 	Conn      uint64        `json:"conn"`     // numbers the pool's resources (physical connections) from 1
@@ -34,38 +35,4 @@ type Report struct {
 	RowsStack []Frame `json:"rows_stack,omitempty"`
 	TxAt      string  `json:"tx_at,omitempty"`
 	TxStack   []Frame `json:"tx_stack,omitempty"`
-}
-
-// attrs returns the report as log attributes.
-func (r Report) attrs() []slog.Attr {
-	a := []slog.Attr{
-		slog.String("pool", r.Pool),
-		slog.Uint64("conn", r.Conn),
-		slog.Uint64("borrow", r.Borrow),
-		slog.Duration("held_for", r.HeldFor.Round(time.Millisecond)),
-		slog.String("open", r.Open),
-		slog.String("acquired_at", r.AcquiredAt),
-	}
-	if r.TxAt != "" {
-		a = append(a, slog.String("tx_at", r.TxAt))
-	}
-	if r.RowsAt != "" {
-		a = append(a, slog.String("rows_at", r.RowsAt))
-	}
-	if r.Statement != "" {
-		a = append(a, slog.String("statement", r.Statement))
-	}
-	if r.Reclaimed {
-		a = append(a, slog.Bool("reclaimed", true))
-	}
-	a = append(a, slog.Any("stack", frameStrings(r.Stack)))
-	return a
-}
-
-func frameStrings(fs []Frame) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.String()
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package leakdetect
+package leak
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sqlpool/sqlpool/leakdetect"
 )
 
 // fakeClock is a settable clock for the detector.
@@ -226,7 +228,7 @@ func lineOf(t *testing.T, loc string) int {
 }
 
 func TestOriginIsFirstFrameOutsideLibrariesAndRuntime(t *testing.T) {
-	frames := []Frame{
+	frames := []leakdetect.Frame{
 		{Function: "runtime.goexit", File: "/go/src/runtime/asm.s", Line: 1},
 		{Function: "github.com/sqlpool/sqlpool.(*conn).bind", File: "/src/conn.go", Line: 10},
 		{Function: "database/sql.(*DB).query", File: "/go/src/database/sql/sql.go", Line: 20},
@@ -241,18 +243,18 @@ func TestOriginIsFirstFrameOutsideLibrariesAndRuntime(t *testing.T) {
 		t.Errorf("Origin of library frames only = %d, want -1", got)
 	}
 	// A library's own tests are callers, not library code.
-	inPkgTest := []Frame{{Function: "github.com/sqlpool/sqlpool.TestY", File: "/src/y_test.go", Line: 5}}
+	inPkgTest := []leakdetect.Frame{{Function: "github.com/sqlpool/sqlpool.TestY", File: "/src/y_test.go", Line: 5}}
 	if got := Origin(inPkgTest, libs); got != 0 {
 		t.Errorf("Origin of an in-package test frame = %d, want 0", got)
 	}
 }
 
 func TestScanReportsABorrowOnceAfterTheThresholdWithItsStackAndStatement(t *testing.T) {
-	var reports []Report
+	var reports []leakdetect.Report
 	d, clock, logs := newTestDetector(t, Config{
 		Threshold: time.Minute,
 		Pool:      "orders",
-		OnLeak:    func(r Report) { reports = append(reports, r) },
+		OnLeak:    func(r leakdetect.Report) { reports = append(reports, r) },
 		Sanitize:  func(q string) string { return strings.ReplaceAll(q, "42", "?") },
 	})
 	var b Borrow
@@ -312,7 +314,7 @@ func TestScanReportsABorrowOnceAfterTheThresholdWithItsStackAndStatement(t *test
 
 func TestEndWithoutReportLogsNothingAndNextBorrowIsFresh(t *testing.T) {
 	var n int
-	d, clock, logs := newTestDetector(t, Config{OnLeak: func(Report) { n++ }})
+	d, clock, logs := newTestDetector(t, Config{OnLeak: func(leakdetect.Report) { n++ }})
 	var b Borrow
 	d.Track(&b, nil)
 	b.Begin(clock.Now(), capture())
@@ -425,11 +427,11 @@ func TestNewRejectsNonPositiveThreshold(t *testing.T) {
 }
 
 func TestBackgroundScanReportsWithoutBeingCalledAndCloseStopsIt(t *testing.T) {
-	reported := make(chan Report, 1)
+	reported := make(chan leakdetect.Report, 1)
 	d, err := New(Config{
 		Threshold: 5 * time.Millisecond,
 		Logger:    slog.New(slog.DiscardHandler),
-		OnLeak:    func(r Report) { reported <- r },
+		OnLeak:    func(r leakdetect.Report) { reported <- r },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,10 @@
-package leakdetect
+package leak
 
 import (
 	"runtime"
-	"strconv"
 	"strings"
+
+	"github.com/sqlpool/sqlpool/leakdetect"
 )
 
 // MaxDepth is how many frames a Stack keeps. Capturing costs about as much
@@ -53,30 +54,17 @@ func (s *Stack) Reset() { s.n = 0 }
 // PCs returns the captured program counters, as runtime.Callers returns them.
 func (s *Stack) PCs() []uintptr { return s.pcs[:s.n] }
 
-// Frame is one symbolized frame of a Stack.
-type Frame struct {
-	Function string `json:"function"` // package path-qualified, as runtime.Frame.Function
-	File     string `json:"file"`
-	Line     int    `json:"line"`
-}
-
-// Location returns "file:line".
-func (f Frame) Location() string { return f.File + ":" + strconv.Itoa(f.Line) }
-
-// String returns "function (file:line)".
-func (f Frame) String() string { return f.Function + " (" + f.Location() + ")" }
-
 // Frames symbolizes the stack, inlined calls included, innermost first.
-func (s *Stack) Frames() []Frame {
+func (s *Stack) Frames() []leakdetect.Frame {
 	if s.n == 0 {
 		return nil
 	}
-	out := make([]Frame, 0, s.n)
+	out := make([]leakdetect.Frame, 0, s.n)
 	frames := runtime.CallersFrames(s.pcs[:s.n])
 	for {
 		f, more := frames.Next()
 		if (f.Function != "" || f.File != "") && !isWrapper(f) {
-			out = append(out, Frame{Function: f.Function, File: f.File, Line: f.Line})
+			out = append(out, leakdetect.Frame{Function: f.Function, File: f.File, Line: f.Line})
 		}
 		if !more {
 			return out
@@ -99,7 +87,7 @@ func isWrapper(f runtime.Frame) bool {
 // one of the library packages: a frame whose function name starts with one
 // of the prefixes and which is not in a _test.go file (so a library's own
 // tests count as callers). It returns -1 when every frame is a library's.
-func Origin(frames []Frame, libraries []string) int {
+func Origin(frames []leakdetect.Frame, libraries []string) int {
 	for i, f := range frames {
 		if !isLibrary(f, libraries) {
 			return i
@@ -108,7 +96,7 @@ func Origin(frames []Frame, libraries []string) int {
 	return -1
 }
 
-func isLibrary(f Frame, libraries []string) bool {
+func isLibrary(f leakdetect.Frame, libraries []string) bool {
 	switch {
 	case strings.HasPrefix(f.Function, "runtime."):
 		return true

@@ -1,4 +1,4 @@
-package leakdetect
+package leak
 
 import (
 	"sync"

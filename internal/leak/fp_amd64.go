@@ -1,4 +1,4 @@
-package leakdetect
+package leak
 
 // haveFP says that callersFP is implemented: on amd64, where every Go frame
 // keeps a frame pointer.

@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package leakdetect
+package leak
 
 const haveFP = false
 

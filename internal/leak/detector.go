@@ -1,4 +1,4 @@
-// Package leakdetect finds resources borrowed from a pool and not given
+// Package leak finds resources borrowed from a pool and not given
 // back: it records, cheaply, where each borrow began and what it opened, and
 // one background scan reports the borrows held longer than a threshold,
 // with the stack of the code that took them.
@@ -6,7 +6,7 @@
 // Recording a borrow captures program counters only (runtime.Callers into a
 // fixed array, no allocation); stacks are symbolized only for a report or a
 // listing.
-package leakdetect
+package leak
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sqlpool/sqlpool/leakdetect"
 )
 
 // Config configures a Detector.
@@ -33,7 +35,7 @@ type Config struct {
 
 	// OnLeak, if set, receives each report too. It runs on the scanning
 	// goroutine: it should return quickly.
-	OnLeak func(Report)
+	OnLeak func(leakdetect.Report)
 
 	// Reclaim takes the resource back from a borrow once it is reported (the
 	// function given to Track), unless its holder is inside a call on it
@@ -212,16 +214,16 @@ func (d *Detector) scanOne(b *Borrow) {
 
 // Suspects returns the borrows held longer than the threshold now, oldest
 // first, whether reported yet or not.
-func (d *Detector) Suspects() []Report { return d.Held(d.cfg.Threshold) }
+func (d *Detector) Suspects() []leakdetect.Report { return d.Held(d.cfg.Threshold) }
 
 // Held returns the borrows held for at least min now, oldest first: with 0,
 // every borrow in progress.
-func (d *Detector) Held(min time.Duration) []Report {
+func (d *Detector) Held(min time.Duration) []leakdetect.Report {
 	d.mu.Lock()
 	bs := slices.Clone(d.borrows)
 	d.mu.Unlock()
 	now := d.now()
-	var out []Report
+	var out []leakdetect.Report
 	var s snapshot
 	for _, b := range bs {
 		b.mu.Lock()
@@ -233,19 +235,19 @@ func (d *Detector) Held(min time.Duration) []Report {
 		b.mu.Unlock()
 		out = append(out, d.report(&s, now))
 	}
-	slices.SortFunc(out, func(a, b Report) int { return a.Since.Compare(b.Since) })
+	slices.SortFunc(out, func(a, b leakdetect.Report) int { return a.Since.Compare(b.Since) })
 	return out
 }
 
 // Current returns b's borrow in progress as a report (HeldFor as of now,
 // Statement sanitized, stacks symbolized), and false if b is not borrowed.
 // b must be tracked by d.
-func (d *Detector) Current(b *Borrow) (Report, bool) {
+func (d *Detector) Current(b *Borrow) (leakdetect.Report, bool) {
 	var s snapshot
 	b.mu.Lock()
 	if b.since.IsZero() {
 		b.mu.Unlock()
-		return Report{}, false
+		return leakdetect.Report{}, false
 	}
 	b.snapshotLocked(&s)
 	b.mu.Unlock()
@@ -259,8 +261,8 @@ func (d *Detector) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (d *Detector) emit(r Report) {
-	d.logger().LogAttrs(context.Background(), slog.LevelWarn, leakMessage, r.attrs()...)
+func (d *Detector) emit(r leakdetect.Report) {
+	d.logger().LogAttrs(context.Background(), slog.LevelWarn, leakMessage, attrs(r)...)
 	if d.cfg.OnLeak != nil {
 		d.cfg.OnLeak(r)
 	}
@@ -291,7 +293,7 @@ func (d *Detector) logReturned(r *returned) {
 
 // symbolize returns s's frames and the location of the first one outside
 // the libraries.
-func (d *Detector) symbolize(s *Stack) ([]Frame, string) {
+func (d *Detector) symbolize(s *Stack) ([]leakdetect.Frame, string) {
 	frames := s.Frames()
 	if i := Origin(frames, d.cfg.Libraries); i >= 0 {
 		return frames, frames[i].Location()
@@ -299,8 +301,8 @@ func (d *Detector) symbolize(s *Stack) ([]Frame, string) {
 	return frames, ""
 }
 
-func (d *Detector) report(s *snapshot, now time.Time) Report {
-	r := Report{
+func (d *Detector) report(s *snapshot, now time.Time) leakdetect.Report {
+	r := leakdetect.Report{
 		Pool:      d.cfg.Pool,
 		Conn:      s.id,
 		Borrow:    s.seq,
