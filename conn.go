@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/sqlpool/sqlpool/internal/leak"
 	"github.com/sqlpool/sqlpool/internal/tracing"
 	"github.com/sqlpool/sqlpool/pool"
 )
@@ -49,7 +48,7 @@ type conn struct {
 	pinned *pool.Resource[*pconn]
 	lost   bool
 
-	touched []touch // the physical sessions used since their last reset (session.go)
+	sessions sessions // the physical sessions used since their last reset (session.go)
 
 	broken        bool         // an operation on the binding failed at the connection level
 	inTx          bool         // a transaction is open on the binding
@@ -59,24 +58,11 @@ type conn struct {
 	closed        bool
 	ownsConnector bool // made by Driver.Open: Close closes the connector too
 
-	// Leak detection, while ps.leak is not nil (leak.go).
-	hstack     leak.Stack // a stack of the current hand-out; handout says which
-	handout    uint8      // handoutNone, handoutOp, …
-	guarded    bool       // leaked connections may be reclaimed: calls into the binding are bracketed by enter and exit
-	entered    bool       // between enter and exit
-	spareRows  rows       // reused by wrapRows
-	spareInUse bool       // spareRows wraps open rows
+	spareRows  rows // reused by wrapRows
+	spareInUse bool // spareRows wraps open rows
 
-	// OpenTelemetry (telemetry.go): the span of an Exec or Query answered
-	// with driver.ErrSkip, kept for database/sql's prepared fallback.
-	skipSpan  tracing.Span
-	skipQuery string
-	// What recorded when the last operation started (startSpan), for
-	// unbind's measure of the binding's use time: asking again would read
-	// the global providers again. telAsked is false while no operation has
-	// started since the last unbind (Unwrap binds without one).
-	telState tracing.State
-	telAsked bool
+	lk  connLeak // leak detection's part (leak.go)
+	tel connTel  // telemetry's part (telemetry.go)
 }
 
 // bind returns the bound physical connection, acquiring one if the logical
@@ -128,7 +114,7 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 					continue
 				}
 			}
-			c.noteUse(res, pc)
+			c.sessions.use(c.ctr, res, pc)
 		}
 		if checkBindings {
 			pc.claim(c)
@@ -137,12 +123,12 @@ func (c *conn) bind(ctx context.Context) (*pconn, error) {
 		c.res, c.pc, c.last = res, pc, res
 		c.broken, c.inTx = false, false
 		c.epoch++
-		if c.ps.leak != nil {
+		if c.lk.on() { // the stack is captured only then
 			// The leak detector reclaims through pc.res; it reads it only
 			// after Begin, which orders this write before its read.
 			pc.res = res
 			c.enter() // a borrow that has not begun cannot be reclaimed
-			pc.leak.Begin(res.AcquiredAt(), c.acquireStack())
+			pc.borrow.Begin(res.AcquiredAt(), c.lk.acquireStack())
 		}
 		return pc, nil
 	}
@@ -194,38 +180,27 @@ func (c *conn) bindSpan(ctx context.Context, sp *tracing.Span) (*pconn, error) {
 // reported invalid by the inner driver.
 func (c *conn) unbind() {
 	c.argsUnchecked = false
-	c.handout = handoutNone
-	if c.skipSpan.Active() {
-		c.endSkipSpan()
-	}
-	asked := c.telAsked
-	c.telAsked = false
+	c.lk.handout = handoutNone
+	asked := c.tel.done()
 	res := c.res
 	if res == nil {
 		return
 	}
 	pc := c.pc
-	if !asked { // bound by Unwrap, with no operation
-		c.telState = c.ps.tel.State()
+	c.tel.used(asked, res.AcquiredAt())
+	reclaimed := !c.enter() // never without leak detection
+	pc.borrow.End()
+	if reclaimed {
+		// The leak detector destroyed the physical connection (maybe
+		// still is): touch nothing of it.
+		clear(c.bindStmts)
+		c.bindStmts = c.bindStmts[:0]
+		c.res, c.pc, c.last = nil, nil, nil
+		c.broken, c.inTx = false, false
+		c.lost = c.ps.scoped // its database went with the connection
+		return
 	}
-	if c.telState&tracing.Measuring != 0 {
-		c.ps.tel.Used(time.Since(res.AcquiredAt()))
-	}
-	if c.ps.leak != nil {
-		reclaimed := !c.enter()
-		pc.leak.End()
-		if reclaimed {
-			// The leak detector destroyed the physical connection (maybe
-			// still is): touch nothing of it.
-			clear(c.bindStmts)
-			c.bindStmts = c.bindStmts[:0]
-			c.res, c.pc, c.last = nil, nil, nil
-			c.broken, c.inTx = false, false
-			c.lost = c.ps.scoped // its database went with the connection
-			return
-		}
-		c.exit()
-	}
+	c.exit()
 	for _, s := range c.bindStmts {
 		s.close()
 	}
@@ -295,7 +270,7 @@ func (c *conn) noteInterrupted(ctx context.Context) {
 // inner driver returned them, unwrapped: nothing (leak detection, a span, an
 // interruption to notice at Close; see noteInterrupted) needs to see them.
 func (c *conn) plainRows(ctx context.Context, pc *pconn, sp *tracing.Span) bool {
-	return c.ps.leak == nil && !sp.Active() && (ctx.Done() == nil || pc.validator != nil)
+	return !c.lk.on() && !sp.Active() && (ctx.Done() == nil || pc.validator != nil)
 }
 
 // args converts arguments that CheckNamedValue accepted unconverted, now
@@ -325,7 +300,7 @@ func (c *conn) CheckNamedValue(*driver.NamedValue) error {
 // ExecContext forwards to the inner ExecerContext (or Execer), or returns
 // driver.ErrSkip so database/sql prepares the statement instead.
 func (c *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	ctx, sp := c.startSpan(ctx, tracing.OpExec, query, len(args))
+	ctx, sp := c.tel.start(ctx, tracing.OpExec, query, len(args))
 	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
@@ -335,17 +310,15 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if pc.execer == nil && pc.legacyExecer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
-		c.skipped(sp, query)
+		c.tel.skipped(sp, query)
 		return nil, driver.ErrSkip
 	}
 	if args, err = c.args(pc, args); err != nil {
 		sp.End(ctx, err)
 		return nil, err
 	}
-	if c.ps.leak != nil {
-		pc.leak.Statement(query)
-	}
-	c.notePrepare(pc, query)
+	pc.borrow.Statement(query)
+	pc.notePrepare(query)
 	var res driver.Result
 	if pc.execer != nil {
 		res, err = pc.execer.ExecContext(ctx, sp.Comment(query), args)
@@ -353,7 +326,7 @@ func (c *conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		res, err = execLegacy(ctx, pc.legacyExecer, sp.Comment(query), args)
 	}
 	if err == driver.ErrSkip {
-		c.skipped(sp, query)
+		c.tel.skipped(sp, query)
 		return nil, err
 	}
 	err = c.noteErr(ctx, err)
@@ -378,7 +351,7 @@ func (c *conn) Query(query string, args []driver.Value) (driver.Rows, error) { /
 // rows are returned as they are: database/sql keeps the connection, and so
 // the binding, until they are closed.
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	ctx, sp := c.startSpan(ctx, tracing.OpQuery, query, len(args))
+	ctx, sp := c.tel.start(ctx, tracing.OpQuery, query, len(args))
 	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
@@ -388,14 +361,14 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if pc.queryer == nil && pc.legacyQueryer == nil {
 		// database/sql converts the arguments for the statement it prepares.
 		c.argsUnchecked = false
-		c.skipped(sp, query)
+		c.tel.skipped(sp, query)
 		return nil, driver.ErrSkip
 	}
 	if args, err = c.args(pc, args); err != nil {
 		sp.End(ctx, err)
 		return nil, err
 	}
-	c.notePrepare(pc, query)
+	pc.notePrepare(query)
 	var rows driver.Rows
 	if pc.queryer != nil {
 		rows, err = pc.queryer.QueryContext(ctx, sp.Comment(query), args)
@@ -403,7 +376,7 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		rows, err = queryLegacy(ctx, pc.legacyQueryer, sp.Comment(query), args)
 	}
 	if err == driver.ErrSkip {
-		c.skipped(sp, query)
+		c.tel.skipped(sp, query)
 		return nil, err
 	}
 	if err != nil {
@@ -426,10 +399,10 @@ func (c *conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 // execution and its close belong to the Exec's (Query's) span, and get no
 // span of their own.
 func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	fallback, isFallback := c.takeSkipSpan(query)
+	fallback, isFallback := c.tel.takeSkip(query)
 	sp := fallback
 	if !isFallback {
-		ctx, sp = c.startSpan(ctx, tracing.OpPrepare, query, 0)
+		ctx, sp = c.tel.start(ctx, tracing.OpPrepare, query, 0)
 	}
 	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
@@ -437,9 +410,7 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 		return nil, err
 	}
 	defer c.exit()
-	if c.ps.leak != nil {
-		pc.leak.Statement(query)
-	}
+	pc.borrow.Statement(query)
 	s := newStmt(c, query)
 	si, err := s.inner(ctx, pc)
 	if err != nil {
@@ -466,7 +437,7 @@ func (c *conn) Prepare(query string) (driver.Stmt, error) {
 // default options, an error otherwise.
 func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	txCtx := ctx // the parent of Commit's and Rollback's spans
-	ctx, sp := c.startSpan(ctx, tracing.OpBegin, "", 0)
+	ctx, sp := c.tel.start(ctx, tracing.OpBegin, "", 0)
 	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
@@ -486,9 +457,7 @@ func (c *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	}
 	sp.End(ctx, nil)
 	c.inTx = true
-	if c.ps.leak != nil {
-		pc.leak.Tx(c.opStack(0))
-	}
+	pc.borrow.Tx(c.lk.opStack(0))
 	return &tx{c: c, inner: itx, ctx: txCtx}, nil
 }
 
@@ -500,7 +469,7 @@ func (c *conn) Begin() (driver.Tx, error) {
 // Ping binds a physical connection (so it reports whether the pool can
 // supply one) and pings it if the inner driver is a Pinger.
 func (c *conn) Ping(ctx context.Context) error {
-	ctx, sp := c.startSpan(ctx, tracing.OpPing, "", 0)
+	ctx, sp := c.tel.start(ctx, tracing.OpPing, "", 0)
 	pc, err := c.bindSpan(ctx, &sp)
 	if err != nil {
 		sp.End(ctx, err)
@@ -522,9 +491,7 @@ func (c *conn) ResetSession(ctx context.Context) error {
 	if c.closed {
 		return driver.ErrBadConn
 	}
-	if c.ps.leak != nil {
-		c.noteHandout()
-	}
+	c.lk.handedOut()
 	return nil
 }
 
@@ -550,9 +517,7 @@ func (c *conn) Close() error {
 		c.pinned = nil
 		res.Retire()
 	}
-	if len(c.touched) > 0 {
-		c.forgetSessions()
-	}
+	c.sessions.forget(c.ps.pool)
 	if c.ownsConnector {
 		return c.ctr.Close()
 	}

@@ -72,15 +72,15 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 // borrows a physical one from the pool on its first operation.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	sc := c.newConn()
-	if sc.ps.leak != nil {
-		// database/sql hands a new connection out without ResetSession.
-		sc.noteHandout()
-	}
+	sc.lk.handedOut() // database/sql hands a new connection out without ResetSession
 	return sc, nil
 }
 
 func (c *Connector) newConn() *conn {
-	return &conn{ps: c.ps, ctr: c, guarded: c.ps.leak != nil && c.ps.cfg.leakReclaim}
+	return &conn{ps: c.ps, ctr: c,
+		lk:  connLeak{d: c.ps.leaks, guarded: c.ps.leaks != nil && c.ps.cfg.leakReclaim},
+		tel: connTel{t: c.ps.tel},
+	}
 }
 
 // Driver returns the sqlpool driver.

@@ -51,19 +51,34 @@ func (ps *poolState) newDetector() error {
 	if err != nil {
 		return fmt.Errorf("sqlpool: %w", err)
 	}
-	ps.leak = d
+	ps.leaks = d
 	return nil
 }
 
-// The kinds of stack a logical connection holds in hstack.
+// connLeak is a logical connection's part in leak detection: where its
+// hand-out and its operations began. While the pool's detection is off (d
+// nil) its methods do nothing and capture nothing, so callers need not ask
+// (the physical connection's leak.Borrow is a no-op then too).
+type connLeak struct {
+	d       *leak.Detector // the pool's; nil: leak detection is off
+	stack   leak.Stack     // a stack of the current hand-out; handout says which
+	handout uint8          // handoutNone, handoutOp, …
+	guarded bool           // leaked connections may be reclaimed: calls into the binding are bracketed by enter and exit
+	entered bool           // between enter and exit
+}
+
+// on reports whether leak detection is on.
+func (l *connLeak) on() bool { return l.d != nil }
+
+// The kinds of stack a connLeak holds.
 const (
-	handoutNone = iota // hstack is not this hand-out's
-	handoutOp          // hstack is the stack of the operation database/sql took the connection for, not yet used
-	handoutConn        // hstack is where DB.Conn handed the connection out; operations capture their own
-	handoutUsed        // hstack was used by the operation
+	handoutNone = iota // the stack is not this hand-out's
+	handoutOp          // the stack of the operation database/sql took the connection for, not yet used
+	handoutConn        // where DB.Conn handed the connection out; operations capture their own
+	handoutUsed        // the stack was used by the operation
 )
 
-// noteHandout captures where database/sql hands the connection out (it calls
+// handedOut captures where database/sql hands the connection out (it calls
 // Connect or ResetSession from DB.conn, on the application's goroutine). For
 // DB.Query, DB.Exec or DB.Begin the stack is also the operation's, which
 // then need not capture its own; for DB.Conn it is the line that took the
@@ -72,26 +87,32 @@ const (
 // Not inlined, so the frames it skips are known (see leak.Stack.Capture).
 //
 //go:noinline
-func (c *conn) noteHandout() {
-	c.hstack.Capture(2) // from ResetSession's or Connect's caller
-	c.handout = classifyHandout(c.hstack.PCs())
+func (l *connLeak) handedOut() {
+	if l.d == nil {
+		return
+	}
+	l.stack.Capture(2) // from ResetSession's or Connect's caller
+	l.handout = classifyHandout(l.stack.PCs())
 }
 
 // opStack returns the stack of the current operation: the hand-out's, if
 // database/sql handed the connection out for this operation, else one
-// captured now (skip frames above the caller).
+// captured now (skip frames above the caller); nil while off.
 //
 // Not inlined, so the frames it skips are known (see leak.Stack.Capture).
 //
 //go:noinline
-func (c *conn) opStack(skip int) *leak.Stack {
-	if c.handout == handoutOp {
-		c.handout = handoutUsed
-		return &c.hstack
+func (l *connLeak) opStack(skip int) *leak.Stack {
+	if l.d == nil {
+		return nil
 	}
-	c.hstack.Capture(skip + 2)
-	c.handout = handoutUsed
-	return &c.hstack
+	if l.handout == handoutOp {
+		l.handout = handoutUsed
+		return &l.stack
+	}
+	l.stack.Capture(skip + 2)
+	l.handout = handoutUsed
+	return &l.stack
 }
 
 // acquireStack returns the stack of where the connection was taken, for the
@@ -100,36 +121,39 @@ func (c *conn) opStack(skip int) *leak.Stack {
 // Not inlined, so the frames it skips are known (see leak.Stack.Capture).
 //
 //go:noinline
-func (c *conn) acquireStack() *leak.Stack {
-	if c.handout == handoutNone || c.handout == handoutUsed {
+func (l *connLeak) acquireStack() *leak.Stack {
+	if l.d == nil {
+		return nil
+	}
+	if l.handout == handoutNone || l.handout == handoutUsed {
 		// No hand-out seen (database/sql gave a connection opened in the
 		// background straight to a waiter), or an operation after it: the
 		// current one took the connection.
-		c.hstack.Capture(2) // from bind's caller
-		c.handout = handoutOp
+		l.stack.Capture(2) // from bind's caller
+		l.handout = handoutOp
 	}
-	return &c.hstack
+	return &l.stack
 }
 
 // enter brackets a call into the bound physical connection when leaked
 // connections may be reclaimed, so one is never closed mid-call. It reports
 // false if the connection was reclaimed.
 func (c *conn) enter() bool {
-	if !c.guarded || c.entered {
+	if !c.lk.guarded || c.lk.entered {
 		return true
 	}
-	if !c.pc.leak.Enter() {
+	if !c.pc.borrow.Enter() {
 		return false
 	}
-	c.entered = true
+	c.lk.entered = true
 	return true
 }
 
 // exit ends what enter began.
 func (c *conn) exit() {
-	if c.entered {
-		c.entered = false
-		c.pc.leak.Exit()
+	if c.lk.entered {
+		c.lk.entered = false
+		c.pc.borrow.Exit()
 	}
 }
 
@@ -189,16 +213,13 @@ const maxHolderLines = 5
 // and lines: no statement, no argument. Without leak detection err is
 // returned as it is.
 func (ps *poolState) withHolders(err error) error {
-	if ps.leak == nil {
-		return err
-	}
 	type holder struct {
 		at      string
 		n       int
 		longest time.Duration
 	}
 	var hs []holder
-	for _, r := range ps.leak.Held(0) {
+	for _, r := range ps.leaks.Held(0) {
 		at := "an unknown line"
 		if r.AcquiredAt != "" {
 			at = filepath.Base(r.AcquiredAt)

@@ -108,9 +108,9 @@ func newMemRig(t *testing.T, dsn string) *memRig {
 		mp.Shutdown(context.Background())
 	})
 	r.ps = ctr.ps
-	if r.ps.leak == nil || r.ps.tel == nil || r.ps.cfg.maxConns != 1 {
+	if r.ps.leaks == nil || r.ps.tel == nil || r.ps.cfg.maxConns != 1 {
 		t.Fatalf("rig for %q: leak detection %v, telemetry %v, %d connections; want both on, 1 connection",
-			dsn, r.ps.leak != nil, r.ps.tel != nil, r.ps.cfg.maxConns)
+			dsn, r.ps.leaks != nil, r.ps.tel != nil, r.ps.cfg.maxConns)
 	}
 	// The pool's one physical connection; every statement runs on it.
 	c, err := r.db.Conn(context.Background())
@@ -140,7 +140,7 @@ func (r *memRig) cached() int { return r.pc.stmts.lru.Len() }
 // record per connection, its statement no longer than a report's.
 func (r *memRig) held(t *testing.T, when string) {
 	t.Helper()
-	reports := r.ps.leak.Held(0)
+	reports := r.ps.leaks.Held(0)
 	if len(reports) > r.ps.cfg.maxConns {
 		t.Errorf("%s: %d borrows in progress, more than the %d connections", when, len(reports), r.ps.cfg.maxConns)
 	}
@@ -218,7 +218,7 @@ func TestMemoryStaysFlatOverManyDistinctStatements(t *testing.T) {
 		if n := r.cached(); n > cacheSize {
 			t.Fatalf("%s: the statement cache holds %d statements, more than its size %d", when, n, cacheSize)
 		}
-		if n := r.ps.leak.Tracked(); n > r.ps.cfg.maxConns {
+		if n := r.ps.leaks.Tracked(); n > r.ps.cfg.maxConns {
 			t.Fatalf("%s: the leak detector follows %d connections, more than the %d of the pool", when, n, r.ps.cfg.maxConns)
 		}
 		r.held(t, when)
@@ -518,7 +518,7 @@ func TestMemoryPostgresKeepsNoMorePreparedStatementsThanTheCache(t *testing.T) {
 	}
 	defer c.Close()
 	server(c, fmt.Sprintf("after %d statements prepared on the DB and %d kept open", n, len(open)))
-	if n := r.ps.leak.Tracked(); n != 1 {
+	if n := r.ps.leaks.Tracked(); n != 1 {
 		t.Errorf("the leak detector follows %d connections, want 1", n)
 	}
 }

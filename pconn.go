@@ -42,10 +42,11 @@ type pconn struct {
 	// driver returns, and only then may the connection be closed.
 	pinging <-chan outcome[struct{}]
 
-	// With leak detection on: the current borrow, and the resource it is
-	// held as (set at each bind; the leak detector reclaims through it).
-	leak leak.Borrow
-	res  *pool.Resource[*pconn]
+	// Leak detection's record of the current borrow (a no-op when leak
+	// detection is off), and the resource it is held as (set at each bind;
+	// the leak detector reclaims through it).
+	borrow leak.Borrow
+	res    *pool.Resource[*pconn]
 
 	shell atomic.Pointer[conn] // the logical connection bound to it, while checkBindings
 
@@ -87,9 +88,7 @@ func (pc *pconn) close() {
 		}()
 		return
 	}
-	if pc.ps.leak != nil {
-		pc.ps.leak.Untrack(&pc.leak)
-	}
+	pc.ps.leaks.Untrack(&pc.borrow)
 	if pc.stmts != nil {
 		pc.stmts.closeAll()
 	}
@@ -146,12 +145,8 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 	if n := ps.stmtCacheSize(ctx, ic); n > 0 {
 		pc.stmts = newStmtCache(n)
 	}
-	if ps.leak != nil {
-		ps.leak.Track(&pc.leak, pc.reclaim)
-		pc.id = pc.leak.ID() // the number leak reports show
-	} else {
-		pc.id = ps.connSeq.Add(1)
-	}
+	pc.id = ps.connSeq.Add(1)
+	ps.leaks.Track(&pc.borrow, pc.id, pc.reclaim)
 	return pc, nil
 }
 

@@ -32,7 +32,7 @@ type poolState struct {
 	cfg                        config
 	inner                      driver.Connector
 	pool                       *pool.Pool[*pconn]
-	leak                       *leak.Detector     // nil: leak detection is off
+	leaks                      *leak.Detector     // nil: leak detection is off (its methods are no-ops then)
 	tel                        *tracing.Telemetry // nil: pool_tracing=false
 	// resolveSystem: the first dial asks a MySQL-protocol server whether it is MariaDB.
 	resolveSystem atomic.Bool
@@ -51,7 +51,7 @@ type poolState struct {
 	// For Snapshot (snapshot.go).
 	target  dbtarget.Target // the database, as the DSN names it; no user or password
 	opened  uint64          // order of opening, for Snapshots; guarded by pools.mu
-	connSeq atomic.Uint64   // numbers physical connections while leak detection is off
+	connSeq atomic.Uint64   // numbers the pool's physical connections from 1, as Snapshots and leak reports show them
 	hist    history         // the last minutes of the gauges, once RecordHistory was called
 }
 
@@ -106,9 +106,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 		FIFO:             cfg.reuseFIFO,
 	})
 	if err != nil {
-		if ps.leak != nil {
-			ps.leak.Close()
-		}
+		ps.leaks.Close()
 		ps.tel.Close()
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
@@ -124,9 +122,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 func (ps *poolState) close() {
 	pools.remove(ps)
 	ps.pool.Close()
-	if ps.leak != nil {
-		ps.leak.Close()
-	}
+	ps.leaks.Close()
 	ps.tel.Close()
 }
 

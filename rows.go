@@ -47,9 +47,7 @@ type rows struct {
 //
 //go:noinline
 func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string, sp tracing.Span, cs *cachedStmt) driver.Rows {
-	if c.ps.leak != nil {
-		pc.leak.Rows(c.opStack(1), statement)
-	}
+	pc.borrow.Rows(c.lk.opStack(1), statement)
 	r := &c.spareRows
 	if c.spareInUse {
 		r = new(rows)
@@ -108,9 +106,7 @@ func (r *rows) Close() error {
 			}
 			r.c.exit()
 		}
-		if r.c.ps.leak != nil {
-			r.pc.leak.RowsClosed()
-		}
+		r.pc.borrow.RowsClosed()
 	}
 	if r.sr.span.Active() {
 		spanErr := r.sr.err

@@ -36,6 +36,11 @@ import (
 // may still see its state until it ends: nothing can reset a session while
 // it is in use.
 
+// sessions are the physical sessions a logical connection used since their
+// last reset, each in the generation it used it: those to reset once
+// database/sql closes the logical connection.
+type sessions []touch
+
 // touch is one physical session a logical connection used, in the
 // generation it used it.
 type touch struct {
@@ -44,33 +49,34 @@ type touch struct {
 	gen uint64
 }
 
-// noteUse records that c uses pc's session now.
-func (c *conn) noteUse(res *pool.Resource[*pconn], pc *pconn) {
-	pc.owner = c.ctr
+// use records that a logical connection of ctr uses pc's session now.
+func (ss *sessions) use(ctr *Connector, res *pool.Resource[*pconn], pc *pconn) {
+	pc.owner = ctr
 	gen := pc.gen.Load()
-	for i := range c.touched {
-		if t := &c.touched[i]; t.pc == pc {
+	for i := range *ss {
+		if t := &(*ss)[i]; t.pc == pc {
 			t.gen, t.res = gen, res
 			return
 		}
 	}
-	// Forget the sessions reset since: they hold nothing of c's.
-	c.touched = slices.DeleteFunc(c.touched, func(t touch) bool { return t.pc.gen.Load() != t.gen })
-	c.touched = append(c.touched, touch{res: res, pc: pc, gen: gen})
+	// Forget the sessions reset since: they hold nothing of this
+	// connection's.
+	*ss = slices.DeleteFunc(*ss, func(t touch) bool { return t.pc.gen.Load() != t.gen })
+	*ss = append(*ss, touch{res: res, pc: pc, gen: gen})
 }
 
-// forgetSessions is called when database/sql closes c: every session c used
-// that has not been reset since must be, before anyone uses it again. An
-// idle one is reset now, in the background.
-func (c *conn) forgetSessions() {
-	for _, t := range c.touched {
+// forget is called when database/sql closes the logical connection: every
+// session it used that has not been reset since must be, before anyone
+// uses it again. An idle one is reset now, in the background (p.Recheck).
+func (ss *sessions) forget(p *pool.Pool[*pconn]) {
+	for _, t := range *ss {
 		if t.pc.gen.Load() == t.gen {
 			t.pc.dirty.Store(true)
-			c.ps.pool.Recheck(t.res)
+			p.Recheck(t.res)
 		}
 	}
-	clear(c.touched)
-	c.touched = c.touched[:0]
+	clear(*ss)
+	*ss = (*ss)[:0]
 }
 
 // mustReset reports whether pc's session must be reset before c uses it:
@@ -177,10 +183,10 @@ func mayPrepare(q string) bool {
 	return false
 }
 
-// notePrepare records that the session bound to c ran q (see mayPrepare),
-// on PostgreSQL pools that reset sessions.
-func (c *conn) notePrepare(pc *pconn, q string) {
-	if c.ps.watchPrepare && !pc.sqlPrepared && mayPrepare(q) {
+// notePrepare records that pc's session runs q (see mayPrepare), on
+// PostgreSQL pools that reset sessions.
+func (pc *pconn) notePrepare(q string) {
+	if pc.ps.watchPrepare && !pc.sqlPrepared && mayPrepare(q) {
 		pc.sqlPrepared = true
 	}
 }

@@ -40,9 +40,7 @@ type Stat struct {
 
 func (ps *poolState) stat() Stat {
 	s := Stat{Name: ps.name, Stat: ps.pool.Stat(), Resets: ps.resetCount.Load()}
-	if ps.leak != nil {
-		s.Leaks = ps.leak.Leaks()
-	}
+	s.Leaks = ps.leaks.Leaks()
 	return s
 }
 
@@ -201,9 +199,7 @@ func (ps *poolState) snapshot() Snapshot {
 	if ps.target.Port != 0 {
 		s.Server = net.JoinHostPort(ps.target.Address, strconv.Itoa(ps.target.Port))
 	}
-	if ps.leak != nil {
-		s.LeakThreshold = ps.cfg.leakThreshold
-	}
+	s.LeakThreshold = ps.leaks.Threshold()
 	if err := ps.pool.LastError(); err != nil {
 		// Dial errors are masked when they are made (ps.dial); once more,
 		// in case one came another way.
@@ -222,13 +218,11 @@ func (ps *poolState) snapshot() Snapshot {
 			ci.IdleSince = r.ReleasedAt
 		case pool.ResourceInUse:
 			ci.AcquiredAt = r.AcquiredAt
-			if ps.leak != nil {
-				if rep, ok := ps.leak.Current(&r.Value.leak); ok {
-					if ps.cfg.queryText == QueryTextOff {
-						rep.Statement = ""
-					}
-					ci.Borrow = &rep
+			if rep, ok := ps.leaks.Current(&r.Value.borrow); ok {
+				if ps.cfg.queryText == QueryTextOff {
+					rep.Statement = ""
 				}
+				ci.Borrow = &rep
 			}
 			ci.Suspect = s.LeakThreshold > 0 && s.TakenAt.Sub(ci.AcquiredAt) >= s.LeakThreshold
 		}

@@ -71,7 +71,7 @@ func (s *stmt) inner(ctx context.Context, pc *pconn) (driver.Stmt, error) {
 // innerEntry is inner, and also returns the inner statement's entry in the
 // statement cache (nil with the cache off), which counts its open rows.
 func (s *stmt) innerEntry(ctx context.Context, pc *pconn) (driver.Stmt, *cachedStmt, error) {
-	s.c.notePrepare(pc, s.query) // its executions run on pc
+	pc.notePrepare(s.query) // its executions run on pc
 	if pc.stmts != nil && !s.uncached {
 		cs, err := pc.stmts.get(ctx, pc, s.query)
 		if err != nil {
@@ -148,7 +148,7 @@ func (s *stmt) span(ctx context.Context, op tracing.Op, nargs int) (context.Cont
 		s.fallback = tracing.Span{}
 		return ctx, sp
 	}
-	return s.c.startSpan(ctx, op, s.query, nargs)
+	return s.c.tel.start(ctx, op, s.query, nargs)
 }
 
 func (s *stmt) prepareArgs(ctx context.Context, sp *tracing.Span) (driver.Stmt, *cachedStmt, error) {
@@ -189,9 +189,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		sp.End(ctx, err)
 		return nil, err
 	}
-	if s.c.ps.leak != nil {
-		s.c.pc.leak.Statement(s.query)
-	}
+	s.c.pc.borrow.Statement(s.query)
 	res, err := execStmt(ctx, si, args)
 	if err != nil && cs != nil {
 		s.c.pc.stmts.drop(cs)

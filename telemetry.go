@@ -89,52 +89,92 @@ func serverVersion(ctx context.Context, ic driver.Conn) string {
 	return v
 }
 
-// startSpan begins op's span on the logical connection. A span that
-// database/sql's fallback after driver.ErrSkip left behind ends first.
+// connTel is a logical connection's part in telemetry: the span that
+// database/sql's prepared fallback continues, and what records. Its
+// methods are safe with the pool's telemetry off (t nil, pool_tracing=false).
+type connTel struct {
+	t *tracing.Telemetry // the pool's; nil: pool_tracing=false
+
+	// The span of an Exec or Query answered with driver.ErrSkip, kept for
+	// database/sql's prepared fallback.
+	skip      tracing.Span
+	skipQuery string
+
+	// What recorded when the last operation started, for the measure of
+	// the binding's use time at unbind: asking again would read the global
+	// providers again. asked is false while no operation has started since
+	// the last unbind (Unwrap binds without one).
+	state tracing.State
+	asked bool
+}
+
+// start begins op's span. A span that database/sql's fallback after
+// driver.ErrSkip left behind ends first.
 //
 // This is the one place an operation asks whether anything records: the
 // answer means reading the global providers (an application may install
 // its own at any time), and while they record nothing that reading is most
 // of what telemetry costs. The Span keeps the answer for the operation,
-// telState for unbind.
-func (c *conn) startSpan(ctx context.Context, op tracing.Op, query string, nargs int) (context.Context, tracing.Span) {
-	if c.skipSpan.Active() {
-		c.endSkipSpan()
+// state for unbind.
+func (t *connTel) start(ctx context.Context, op tracing.Op, query string, nargs int) (context.Context, tracing.Span) {
+	if t.skip.Active() {
+		t.endSkip()
 	}
-	if c.ps.tel == nil { // pool_tracing=false: not even a look at the providers
-		c.telState, c.telAsked = 0, true
+	if t.t == nil { // pool_tracing=false: not even a look at the providers
+		t.state, t.asked = 0, true
 		return ctx, tracing.Span{}
 	}
-	st := c.ps.tel.State()
-	c.telState, c.telAsked = st, true
+	st := t.t.State()
+	t.state, t.asked = st, true
 	if st == 0 {
 		return ctx, tracing.Span{}
 	}
-	return c.ps.tel.StartIn(ctx, st, op, query, nargs > 0)
+	return t.t.StartIn(ctx, st, op, query, nargs > 0)
 }
 
 // skipped keeps sp, the span of an Exec or Query the connection answered
 // with driver.ErrSkip: database/sql now prepares query on this connection,
 // runs the statement and closes it, and that is still the same operation,
 // with the same span.
-func (c *conn) skipped(sp tracing.Span, query string) {
-	c.skipSpan, c.skipQuery = sp, query
+func (t *connTel) skipped(sp tracing.Span, query string) {
+	t.skip, t.skipQuery = sp, query
 }
 
-// takeSkipSpan returns the span kept by skipped if query is its statement.
-func (c *conn) takeSkipSpan(query string) (tracing.Span, bool) {
-	if !c.skipSpan.Active() || c.skipQuery != query {
+// takeSkip returns the span kept by skipped if query is its statement.
+func (t *connTel) takeSkip(query string) (tracing.Span, bool) {
+	if !t.skip.Active() || t.skipQuery != query {
 		return tracing.Span{}, false
 	}
-	sp := c.skipSpan
-	c.skipSpan, c.skipQuery = tracing.Span{}, ""
+	sp := t.skip
+	t.skip, t.skipQuery = tracing.Span{}, ""
 	return sp, true
 }
 
-// endSkipSpan ends a kept span whose fallback never came.
-func (c *conn) endSkipSpan() {
-	c.skipSpan.End(context.Background(), nil)
-	c.skipQuery = ""
+// endSkip ends a kept span whose fallback never came.
+func (t *connTel) endSkip() {
+	t.skip.End(context.Background(), nil)
+	t.skipQuery = ""
+}
+
+// done ends what the hand-out's operations left (a kept span whose
+// fallback never came), at unbind, and reports whether an operation
+// started since the last unbind.
+func (t *connTel) done() (asked bool) {
+	if t.skip.Active() {
+		t.endSkip()
+	}
+	asked, t.asked = t.asked, false
+	return asked
+}
+
+// used measures the binding that began at acquired, if anything records.
+func (t *connTel) used(asked bool, acquired time.Time) {
+	if !asked { // bound by Unwrap, with no operation
+		t.state = t.t.State()
+	}
+	if t.state&tracing.Measuring != 0 {
+		t.t.Used(time.Since(acquired))
+	}
 }
 
 // spanRows is what a query's rows need to end its span.

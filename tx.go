@@ -21,14 +21,14 @@ type tx struct {
 
 // Commit forwards to the inner transaction.
 func (t *tx) Commit() error {
-	ctx, sp := t.c.startSpan(t.ctx, tracing.OpCommit, "", 0)
+	ctx, sp := t.c.tel.start(t.ctx, tracing.OpCommit, "", 0)
 	if !t.c.enter() {
 		sp.End(ctx, ErrReclaimed)
 		return ErrReclaimed
 	}
 	defer t.c.exit()
 	err := t.inner.Commit()
-	t.c.endTx()
+	t.end()
 	err = t.c.noteErr(context.Background(), err)
 	sp.End(ctx, err)
 	return err
@@ -36,14 +36,14 @@ func (t *tx) Commit() error {
 
 // Rollback forwards to the inner transaction.
 func (t *tx) Rollback() error {
-	ctx, sp := t.c.startSpan(context.WithoutCancel(t.ctx), tracing.OpRollback, "", 0)
+	ctx, sp := t.c.tel.start(context.WithoutCancel(t.ctx), tracing.OpRollback, "", 0)
 	if !t.c.enter() {
 		sp.End(ctx, ErrReclaimed)
 		return ErrReclaimed
 	}
 	defer t.c.exit()
 	err := t.inner.Rollback()
-	t.c.endTx()
+	t.end()
 	if t.ctx.Err() != nil && !keepsConnOnRollback(t.c.pc.inner) {
 		// database/sql rolls back a transaction whose context ended and then
 		// discards the connection, unless the driver can reset and validate
@@ -56,12 +56,10 @@ func (t *tx) Rollback() error {
 	return err
 }
 
-// endTx records that the transaction ended.
-func (c *conn) endTx() {
-	c.inTx = false
-	if c.ps.leak != nil {
-		c.pc.leak.TxDone()
-	}
+// end records that the transaction ended.
+func (t *tx) end() {
+	t.c.inTx = false
+	t.c.pc.borrow.TxDone()
 }
 
 // keepsConnOnRollback is database/sql's test (sql.go, DB.beginDC) for

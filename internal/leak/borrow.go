@@ -11,7 +11,9 @@ import (
 // and End when it gives it back, and in between says what it opens; the
 // Detector it is tracked by reads it from its scan. A Borrow must be tracked
 // (Detector.Track) before Begin. Its methods are for one holder at a time,
-// concurrently with the Detector; the zero value is ready to track.
+// concurrently with the Detector; the zero value is ready to track. Every
+// method of a Borrow that is not tracked does nothing, so a holder need not
+// ask whether leak detection is on: Enter reports true and Reclaimed false.
 type Borrow struct {
 	d       *Detector
 	id      uint64 // set by Track: numbers the detector's resources from 1
@@ -49,6 +51,9 @@ func (b *Borrow) ID() uint64 { return b.id }
 // Begin starts a borrow that began at at, taken at the stack acquired (which
 // is copied). The Detector reports it once it is older than the threshold.
 func (b *Borrow) Begin(at time.Time, acquired *Stack) {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	b.seq++
 	b.since = at
@@ -62,6 +67,9 @@ func (b *Borrow) Begin(at time.Time, acquired *Stack) {
 // End ends the current borrow. If it had been reported as a leak, End logs
 // that it came back and after how long: the line that closes a report.
 func (b *Borrow) End() {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	if b.since.IsZero() {
 		b.mu.Unlock()
@@ -82,6 +90,9 @@ func (b *Borrow) End() {
 
 // Rows records that statement opened rows, at stack at (copied).
 func (b *Borrow) Rows(at *Stack, statement string) {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	b.rows++
 	b.rowsAt = *at
@@ -91,6 +102,9 @@ func (b *Borrow) Rows(at *Stack, statement string) {
 
 // RowsClosed records that rows opened by Rows were closed.
 func (b *Borrow) RowsClosed() {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	if b.rows > 0 {
 		b.rows--
@@ -100,6 +114,9 @@ func (b *Borrow) RowsClosed() {
 
 // Tx records that a transaction began at stack at (copied).
 func (b *Borrow) Tx(at *Stack) {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	b.tx = true
 	b.txAt = *at
@@ -108,6 +125,9 @@ func (b *Borrow) Tx(at *Stack) {
 
 // TxDone records that the transaction ended.
 func (b *Borrow) TxDone() {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	b.tx = false
 	b.mu.Unlock()
@@ -116,6 +136,9 @@ func (b *Borrow) TxDone() {
 // Statement records the last statement run, for reports. The text is kept
 // as it is and sanitized only if the borrow is reported.
 func (b *Borrow) Statement(statement string) {
+	if b.d == nil {
+		return
+	}
 	b.mu.Lock()
 	b.statement = statement
 	b.mu.Unlock()
@@ -126,7 +149,7 @@ func (b *Borrow) Statement(statement string) {
 // the holder must then not touch the resource. Every Enter that returns true
 // must be followed by Exit. Without reclaim it only reports true.
 func (b *Borrow) Enter() bool {
-	if !b.d.cfg.Reclaim {
+	if b.d == nil || !b.d.cfg.Reclaim {
 		return true
 	}
 	return b.state.CompareAndSwap(0, stateBusy)
@@ -134,7 +157,7 @@ func (b *Borrow) Enter() bool {
 
 // Exit ends what Enter began.
 func (b *Borrow) Exit() {
-	if b.d.cfg.Reclaim {
+	if b.d != nil && b.d.cfg.Reclaim {
 		b.state.Store(0)
 	}
 }

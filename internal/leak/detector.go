@@ -93,11 +93,22 @@ func New(cfg Config) (*Detector, error) {
 }
 
 // Threshold returns the configured threshold.
-func (d *Detector) Threshold() time.Duration { return d.cfg.Threshold }
+func (d *Detector) Threshold() time.Duration {
+	if d == nil {
+		return 0
+	}
+	return d.cfg.Threshold
+}
 
 // Close stops the scan and waits for it to finish. It is idempotent.
 // Tracked borrows stay readable; nothing is reported any more.
+//
+// A nil *Detector is leak detection turned off: Close, Track, Untrack,
+// Leaks, Held, Suspects and Current do nothing, or report nothing.
 func (d *Detector) Close() {
+	if d == nil {
+		return
+	}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -109,12 +120,16 @@ func (d *Detector) Close() {
 	d.wg.Wait()
 }
 
-// Track starts watching b. reclaim, used only with Config.Reclaim, takes the
+// Track starts watching b, the resource numbered id (reports show it as
+// Conn). reclaim, used only with Config.Reclaim, takes the
 // resource back from the holder of a leaked borrow: for a pool, destroys it
 // and frees its slot. It is called without any lock held, at most once per
 // borrow, and only while the holder is outside Enter/Exit.
-func (d *Detector) Track(b *Borrow, reclaim func()) {
-	b.d, b.reclaim, b.id = d, reclaim, d.ids.Add(1)
+func (d *Detector) Track(b *Borrow, id uint64, reclaim func()) {
+	if d == nil {
+		return
+	}
+	b.d, b.reclaim, b.id = d, reclaim, id
 	d.mu.Lock()
 	b.idx = len(d.borrows)
 	d.borrows = append(d.borrows, b)
@@ -123,6 +138,9 @@ func (d *Detector) Track(b *Borrow, reclaim func()) {
 
 // Untrack stops watching b, when its resource is gone for good.
 func (d *Detector) Untrack(b *Borrow) {
+	if d == nil {
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	i := b.idx
@@ -146,7 +164,12 @@ func (d *Detector) Tracked() int {
 }
 
 // Leaks returns how many borrows have been reported as leaks.
-func (d *Detector) Leaks() int64 { return d.leaks.Load() }
+func (d *Detector) Leaks() int64 {
+	if d == nil {
+		return 0
+	}
+	return d.leaks.Load()
+}
 
 // ReclaimedCount returns how many leaked borrows had their resource reclaimed.
 func (d *Detector) ReclaimedCount() int64 { return d.reclaimed.Load() }
@@ -214,11 +237,19 @@ func (d *Detector) scanOne(b *Borrow) {
 
 // Suspects returns the borrows held longer than the threshold now, oldest
 // first, whether reported yet or not.
-func (d *Detector) Suspects() []leakdetect.Report { return d.Held(d.cfg.Threshold) }
+func (d *Detector) Suspects() []leakdetect.Report {
+	if d == nil {
+		return nil
+	}
+	return d.Held(d.cfg.Threshold)
+}
 
 // Held returns the borrows held for at least min now, oldest first: with 0,
 // every borrow in progress.
 func (d *Detector) Held(min time.Duration) []leakdetect.Report {
+	if d == nil {
+		return nil
+	}
 	d.mu.Lock()
 	bs := slices.Clone(d.borrows)
 	d.mu.Unlock()
@@ -243,6 +274,9 @@ func (d *Detector) Held(min time.Duration) []leakdetect.Report {
 // Statement sanitized, stacks symbolized), and false if b is not borrowed.
 // b must be tracked by d.
 func (d *Detector) Current(b *Borrow) (leakdetect.Report, bool) {
+	if d == nil {
+		return leakdetect.Report{}, false
+	}
 	var s snapshot
 	b.mu.Lock()
 	if b.since.IsZero() {
