@@ -63,6 +63,7 @@ type setting struct {
 	option string // the Go option
 	def    string // the default, as the README's table writes it
 	doc    string // its meaning, as the README's table writes it (Markdown)
+	values string // what a DSN value may be, for the package documentation
 
 	// parse reads a DSN value into c, or fails with an error naming the
 	// parameter and the fix. nil for a setting of Go only.
@@ -81,18 +82,21 @@ type setting struct {
 var settings = [numSettings]setting{
 	sMaxConns: {
 		param: "pool_max_conns", option: "WithMaxConns", def: "max(10, number of CPUs)",
+		values: "a whole number, 1 to 100000",
 		doc:   "hard cap on physical connections, idle, in use and being dialed; at most 100000",
 		parse: intParam(func(c *config) *int { return &c.maxConns }), emptyHint: "e.g. pool_max_conns=10",
 		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.maxConns) },
 	},
 	sMinConns: {
 		param: "pool_min_conns", option: "WithMinConns", def: "0",
+		values: "a whole number, 0 to pool_max_conns",
 		doc:   "connections kept open by the health check",
 		parse: intParam(func(c *config) *int { return &c.minConns }), emptyHint: "e.g. pool_min_conns=2",
 		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.minConns) },
 	},
 	sMinIdleConns: {
 		param: "pool_min_idle_conns", option: "WithMinIdleConns", def: "0",
+		values: "a whole number, 0 to pool_max_conns",
 		doc:   "idle connections kept ready, within the cap",
 		parse: intParam(func(c *config) *int { return &c.minIdleConns }), emptyHint: "e.g. pool_min_idle_conns=2",
 		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.minIdleConns) },
@@ -102,6 +106,7 @@ var settings = [numSettings]setting{
 		"30m", "1h30m", func(c *config) *time.Duration { return &c.maxConnLifetime }),
 	sMaxConnLifetimeJitter: {
 		param: "pool_max_conn_lifetime_jitter", option: "WithMaxConnLifetimeJitter", def: "lifetime ÷ 10",
+		values: "a duration (5m, 90s), 0 or more",
 		doc:   "a random 0..jitter added to each connection's lifetime",
 		parse: durationParam("5m", "90s", func(c *config) *time.Duration { return &c.maxConnLifetimeJitter }), emptyHint: "e.g. pool_max_conn_lifetime_jitter=5m",
 		show: func(ps *poolState) string { return formatDuration(ps.cfg.lifetimeJitter()) },
@@ -118,6 +123,7 @@ var settings = [numSettings]setting{
 		"30s", "1m", func(c *config) *time.Duration { return &c.acquireTimeout }),
 	sPingIdleAfter: {
 		param: "pool_ping_idle_after", option: "WithPingIdleAfter", def: "1s",
+		values: "a duration, 0 or more; 0 pings before every hand-out",
 		doc: "ping a connection before hand-out when it has been idle this long; `0` = always",
 		parse: func(s *setting, c *config, v string) error {
 			// Negative means "never ping" in Go; in a DSN it is more
@@ -145,6 +151,7 @@ var settings = [numSettings]setting{
 		"5s", "500ms", func(c *config) *time.Duration { return &c.pingTimeout }),
 	sValidationQuery: {
 		param: "pool_validation_query", option: "WithValidationQuery", def: "none",
+		values: "a statement; empty for driver.Pinger only",
 		doc: "statement that validates connections of drivers without `driver.Pinger`",
 		// An empty value is the default, "use driver.Pinger only", and
 		// overrides WithValidationQuery.
@@ -153,6 +160,7 @@ var settings = [numSettings]setting{
 	},
 	sReuse: {
 		param: "pool_reuse", option: "WithFIFOReuse", def: "`lifo`",
+		values: "lifo or fifo",
 		doc: "`lifo` reuses the most recently used idle connection (a small warm set; idle timeout retires the rest), `fifo` the least recently used",
 		parse: func(s *setting, c *config, v string) error {
 			if v != "lifo" && v != "fifo" {
@@ -170,7 +178,8 @@ var settings = [numSettings]setting{
 		},
 	},
 	sStmtCacheSize: {
-		param: "pool_stmt_cache_size", option: "WithStmtCacheSize", def: "256 (0 for SQLite)",
+		param: "pool_stmt_cache_size", option: "WithStmtCacheSize", def: "256, 0 for SQLite",
+		values: "a whole number, 0 or more",
 		doc:   "prepared statements kept per physical connection (on MySQL at most half of the server's `max_prepared_stmt_count` over `pool_max_conns`); `0` = a statement lives for one hand-out",
 		parse: intParam(func(c *config) *int { return &c.stmtCacheSize }), emptyHint: "e.g. pool_stmt_cache_size=256",
 		show: func(ps *poolState) string {
@@ -197,6 +206,7 @@ var settings = [numSettings]setting{
 	},
 	sName: {
 		param: "pool_name", option: "WithName", def: "driver name and a number",
+		values: "any text",
 		doc:       "the pool's name in errors, `Stat` and metrics; `sql.DB`s opened with the same DSN and name share the pool",
 		parse:     stringParam(func(c *config) *string { return &c.name }),
 		emptyHint: "e.g. pool_name=orders",
@@ -210,6 +220,7 @@ var settings = [numSettings]setting{
 		func(c *config) *bool { return &c.resetSession }),
 	sResetQuery: {
 		param: "pool_reset_query", option: "WithResetQuery", def: "none",
+		values: "statements; empty for the database's own reset",
 		doc: "statements that reset a session instead of the database's own reset ([Sessions](#sessions))",
 		// An empty value is the default, the database's own reset.
 		parse: stringParam(func(c *config) *string { return &c.resetQuery }),
@@ -217,6 +228,7 @@ var settings = [numSettings]setting{
 	},
 	sInitSQL: {
 		param: "pool_init_sql", option: "WithInitSQL", def: "none",
+		values: "statements, separated by \";\"",
 		doc: "statements, separated by `;`, run on every new session: after each dial and each reset",
 		parse: func(s *setting, c *config, v string) error {
 			if len(sqltext.Split(v, sqltext.Options{})) == 0 {
@@ -234,6 +246,7 @@ var settings = [numSettings]setting{
 	},
 	sTracing: {
 		param: "pool_tracing", option: "WithTracing", def: "`true`",
+		values: "true or false",
 		doc: "`false` turns OpenTelemetry spans and metrics off entirely ([OpenTelemetry](#opentelemetry))",
 		parse: func(s *setting, c *config, v string) error {
 			on, err := parseBool(s.param, v)
@@ -245,6 +258,7 @@ var settings = [numSettings]setting{
 	},
 	sQueryText: {
 		param: "pool_trace_query_text", option: "WithQueryText", def: "`auto`",
+		values: "auto, sanitized or off",
 		doc: "`db.query.text` on spans: `auto` (statements with arguments as they are, others with literals as `?`), `sanitized` (literals as `?` always), `off`",
 		parse: func(s *setting, c *config, v string) error {
 			i := slices.Index(queryTextNames[:], v)
@@ -286,7 +300,7 @@ var poolParamNames = slices.Sorted(maps.Keys(settingByParam))
 
 func durationSetting(param, option, def, doc, example, example2 string, field func(c *config) *time.Duration) setting {
 	return setting{
-		param: param, option: option, def: def, doc: doc,
+		param: param, option: option, def: def, doc: doc, values: "a duration (" + example + ", " + example2 + "), 0 or more; 0 turns it off",
 		parse: durationParam(example, example2, field), emptyHint: "e.g. " + param + "=" + example,
 		show: func(ps *poolState) string { return formatDuration(*field(&ps.cfg)) },
 		dur:  field,
@@ -295,7 +309,7 @@ func durationSetting(param, option, def, doc, example, example2 string, field fu
 
 func boolSetting(param, option, def, doc string, field func(c *config) *bool) setting {
 	return setting{
-		param: param, option: option, def: def, doc: doc,
+		param: param, option: option, def: def, doc: doc, values: "true or false",
 		parse: func(s *setting, c *config, v string) error {
 			b, err := parseBool(s.param, v)
 			*field(c) = b
@@ -429,6 +443,21 @@ func settingsTable() string {
 			param = "`" + s.param + "`"
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", param, s.option, s.def, s.doc)
+	}
+	return b.String()
+}
+
+// settingsDoc is the list of DSN parameters in the package documentation
+// (doc.go), as pgxpool's ParseConfig documents its own: each parameter,
+// what it may be, and its default.
+func settingsDoc() string {
+	var b strings.Builder
+	for i := range settings {
+		s := &settings[i]
+		if s.param == "" {
+			continue
+		}
+		fmt.Fprintf(&b, "//	%s: %s (default %s)\n", s.param, s.values, strings.Trim(s.def, "`"))
 	}
 	return b.String()
 }
