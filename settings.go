@@ -83,22 +83,22 @@ var settings = [numSettings]setting{
 	sMaxConns: {
 		param: "pool_max_conns", option: "WithMaxConns", def: "max(10, number of CPUs)",
 		values: "a whole number, 1 to 100000",
-		doc:   "hard cap on physical connections, idle, in use and being dialed; at most 100000",
-		parse: intParam(func(c *config) *int { return &c.maxConns }), emptyHint: "e.g. pool_max_conns=10",
+		doc:    "hard cap on physical connections, idle, in use and being dialed; at most 100000",
+		parse:  intParam(func(c *config) *int { return &c.maxConns }), emptyHint: "e.g. pool_max_conns=10",
 		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.maxConns) },
 	},
 	sMinConns: {
 		param: "pool_min_conns", option: "WithMinConns", def: "0",
 		values: "a whole number, 0 to pool_max_conns",
-		doc:   "connections kept open by the health check",
-		parse: intParam(func(c *config) *int { return &c.minConns }), emptyHint: "e.g. pool_min_conns=2",
+		doc:    "connections kept open by the health check",
+		parse:  intParam(func(c *config) *int { return &c.minConns }), emptyHint: "e.g. pool_min_conns=2",
 		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.minConns) },
 	},
 	sMinIdleConns: {
 		param: "pool_min_idle_conns", option: "WithMinIdleConns", def: "0",
 		values: "a whole number, 0 to pool_max_conns",
-		doc:   "idle connections kept ready, within the cap",
-		parse: intParam(func(c *config) *int { return &c.minIdleConns }), emptyHint: "e.g. pool_min_idle_conns=2",
+		doc:    "idle connections kept ready, within the cap",
+		parse:  intParam(func(c *config) *int { return &c.minIdleConns }), emptyHint: "e.g. pool_min_idle_conns=2",
 		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.minIdleConns) },
 	},
 	sMaxConnLifetime: durationSetting("pool_max_conn_lifetime", "WithMaxConnLifetime", "1h",
@@ -107,8 +107,8 @@ var settings = [numSettings]setting{
 	sMaxConnLifetimeJitter: {
 		param: "pool_max_conn_lifetime_jitter", option: "WithMaxConnLifetimeJitter", def: "lifetime ÷ 10",
 		values: "a duration (5m, 90s), 0 or more",
-		doc:   "a random 0..jitter added to each connection's lifetime",
-		parse: durationParam("5m", "90s", func(c *config) *time.Duration { return &c.maxConnLifetimeJitter }), emptyHint: "e.g. pool_max_conn_lifetime_jitter=5m",
+		doc:    "a random 0..jitter added to each connection's lifetime",
+		parse:  durationParam("5m", "90s", func(c *config) *time.Duration { return &c.maxConnLifetimeJitter }), emptyHint: "e.g. pool_max_conn_lifetime_jitter=5m",
 		show: func(ps *poolState) string { return formatDuration(ps.cfg.lifetimeJitter()) },
 		dur:  func(c *config) *time.Duration { return &c.maxConnLifetimeJitter },
 	},
@@ -124,7 +124,7 @@ var settings = [numSettings]setting{
 	sPingIdleAfter: {
 		param: "pool_ping_idle_after", option: "WithPingIdleAfter", def: "1s",
 		values: "a duration, 0 or more; 0 pings before every hand-out",
-		doc: "ping a connection before hand-out when it has been idle this long; `0` = always",
+		doc:    "ping a connection before hand-out when it has been idle this long; `0` = always",
 		parse: func(s *setting, c *config, v string) error {
 			// Negative means "never ping" in Go; in a DSN it is more
 			// likely a typo than a choice.
@@ -152,7 +152,7 @@ var settings = [numSettings]setting{
 	sValidationQuery: {
 		param: "pool_validation_query", option: "WithValidationQuery", def: "none",
 		values: "a statement; empty for driver.Pinger only",
-		doc: "statement that validates connections of drivers without `driver.Pinger`",
+		doc:    "statement that validates connections of drivers without `driver.Pinger`",
 		// An empty value is the default, "use driver.Pinger only", and
 		// overrides WithValidationQuery.
 		parse: stringParam(func(c *config) *string { return &c.validationQuery }),
@@ -161,7 +161,7 @@ var settings = [numSettings]setting{
 	sReuse: {
 		param: "pool_reuse", option: "WithFIFOReuse", def: "`lifo`",
 		values: "lifo or fifo",
-		doc: "`lifo` reuses the most recently used idle connection (a small warm set; idle timeout retires the rest), `fifo` the least recently used",
+		doc:    "`lifo` reuses the most recently used idle connection (a small warm set; idle timeout retires the rest), `fifo` the least recently used",
 		parse: func(s *setting, c *config, v string) error {
 			if v != "lifo" && v != "fifo" {
 				return fmt.Errorf("sqlpool: %s: %q is not lifo or fifo", s.param, echoParam(v))
@@ -180,8 +180,8 @@ var settings = [numSettings]setting{
 	sStmtCacheSize: {
 		param: "pool_stmt_cache_size", option: "WithStmtCacheSize", def: "256, 0 for SQLite",
 		values: "a whole number, 0 or more",
-		doc:   "prepared statements kept per physical connection (on MySQL at most half of the server's `max_prepared_stmt_count` over `pool_max_conns`); `0` = a statement lives for one hand-out",
-		parse: intParam(func(c *config) *int { return &c.stmtCacheSize }), emptyHint: "e.g. pool_stmt_cache_size=256",
+		doc:    "prepared statements kept per physical connection (on MySQL at most half of the server's `max_prepared_stmt_count` over `pool_max_conns`); `0` = a statement lives for one hand-out",
+		parse:  intParam(func(c *config) *int { return &c.stmtCacheSize }), emptyHint: "e.g. pool_stmt_cache_size=256",
 		show: func(ps *poolState) string {
 			n := ps.cfg.stmtCacheSize
 			if l := ps.stmtLimit.Load(); l > 0 {
@@ -206,7 +206,7 @@ var settings = [numSettings]setting{
 	},
 	sName: {
 		param: "pool_name", option: "WithName", def: "driver name and a number",
-		values: "any text",
+		values:    "any text",
 		doc:       "the pool's name in errors, `Stat` and metrics; `sql.DB`s opened with the same DSN and name share the pool",
 		parse:     stringParam(func(c *config) *string { return &c.name }),
 		emptyHint: "e.g. pool_name=orders",
@@ -221,7 +221,7 @@ var settings = [numSettings]setting{
 	sResetQuery: {
 		param: "pool_reset_query", option: "WithResetQuery", def: "none",
 		values: "statements; empty for the database's own reset",
-		doc: "statements that reset a session instead of the database's own reset ([Sessions](#sessions))",
+		doc:    "statements that reset a session instead of the database's own reset ([Sessions](#sessions))",
 		// An empty value is the default, the database's own reset.
 		parse: stringParam(func(c *config) *string { return &c.resetQuery }),
 		show:  func(ps *poolState) string { return ps.shownStatement(ps.cfg.resetQuery) },
@@ -229,7 +229,7 @@ var settings = [numSettings]setting{
 	sInitSQL: {
 		param: "pool_init_sql", option: "WithInitSQL", def: "none",
 		values: "statements, separated by \";\"",
-		doc: "statements, separated by `;`, run on every new session: after each dial and each reset",
+		doc:    "statements, separated by `;`, run on every new session: after each dial and each reset",
 		parse: func(s *setting, c *config, v string) error {
 			if len(sqltext.Split(v, sqltext.Options{})) == 0 {
 				return errors.New(`sqlpool: pool_init_sql holds no statement; give the statements every new session runs, separated by ";"`)
@@ -247,7 +247,7 @@ var settings = [numSettings]setting{
 	sTracing: {
 		param: "pool_tracing", option: "WithTracing", def: "`true`",
 		values: "true or false",
-		doc: "`false` turns OpenTelemetry spans and metrics off entirely ([OpenTelemetry](#opentelemetry))",
+		doc:    "`false` turns OpenTelemetry spans and metrics off entirely ([OpenTelemetry](#opentelemetry))",
 		parse: func(s *setting, c *config, v string) error {
 			on, err := parseBool(s.param, v)
 			c.tracingOff = !on
@@ -259,7 +259,7 @@ var settings = [numSettings]setting{
 	sQueryText: {
 		param: "pool_trace_query_text", option: "WithQueryText", def: "`auto`",
 		values: "auto, sanitized or off",
-		doc: "`db.query.text` on spans: `auto` (statements with arguments as they are, others with literals as `?`), `sanitized` (literals as `?` always), `off`",
+		doc:    "`db.query.text` on spans: `auto` (statements with arguments as they are, others with literals as `?`), `sanitized` (literals as `?` always), `off`",
 		parse: func(s *setting, c *config, v string) error {
 			i := slices.Index(queryTextNames[:], v)
 			if i < 0 {
