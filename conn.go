@@ -348,7 +348,8 @@ func (c *conn) Query(query string, args []driver.Value) (driver.Rows, error) { /
 
 // QueryContext forwards to the inner QueryerContext (or Queryer), or returns
 // driver.ErrSkip so database/sql prepares the statement instead. The inner
-// rows are returned as they are: database/sql keeps the connection, and so
+// rows are returned as they are unless something must see them (plainRows,
+// rows.go); either way database/sql keeps the connection, and so
 // the binding, until they are closed.
 func (c *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	ctx, sp := c.tel.start(ctx, tracing.OpQuery, query, len(args))

@@ -176,7 +176,7 @@ func (c *config) forDriver(k driverKind) {
 }
 
 // WithMaxConns sets the hard cap on physical connections (pool_max_conns),
-// 1 to 100000. Default max(10, runtime.NumCPU()).
+// 1 to 100000. Default max(10, number of CPUs).
 func WithMaxConns(n int) Option { return func(c *config) { c.maxConns = n; c.mark(sMaxConns) } }
 
 // WithMinConns sets how many physical connections are kept open (pool_min_conns).
@@ -195,7 +195,7 @@ func WithMaxConnLifetime(d time.Duration) Option {
 
 // WithMaxConnLifetimeJitter sets the random extra 0..d added to each
 // connection's lifetime (pool_max_conn_lifetime_jitter); 0 means none.
-// Default a tenth of the lifetime.
+// Default lifetime ÷ 10.
 func WithMaxConnLifetimeJitter(d time.Duration) Option {
 	return func(c *config) { c.maxConnLifetimeJitter = d; c.mark(sMaxConnLifetimeJitter) }
 }
@@ -236,6 +236,7 @@ func WithPingTimeout(d time.Duration) Option {
 
 // WithValidationQuery sets the statement that validates a connection whose
 // driver has no driver.Pinger (pool_validation_query), for example "SELECT 1".
+// Default none: driver.Pinger only.
 func WithValidationQuery(q string) Option { return func(c *config) { c.validationQuery = q } }
 
 // WithLeakThreshold sets how long an application may hold a connection before
@@ -255,7 +256,7 @@ func WithLeakReclaim(reclaim bool) Option {
 
 // WithOnLeak sets a function that receives each leak report, besides the log
 // line. It runs on the pool's leak-scanning goroutine and should return
-// quickly.
+// quickly. Default none.
 func WithOnLeak(f func(leakdetect.Report)) Option {
 	return func(c *config) { c.onLeak = f }
 }
@@ -263,6 +264,7 @@ func WithOnLeak(f func(leakdetect.Report)) Option {
 // WithName names the pool in errors, logs and metrics (pool_name). Through
 // sql.Open, every sql.DB opened with the same DSN and the same explicit
 // name shares one pool; a second DSN under a name in use fails to open.
+// Default driver name and a number.
 func WithName(name string) Option { return func(c *config) { c.name = name } }
 
 // WithShare makes every sql.Open of the same driver name and DSN share one
@@ -281,14 +283,14 @@ func WithShare(share bool) Option { return func(c *config) { c.share = share } }
 // pool, for another sql.DB. Off, sessions carry their state (temporary
 // tables, SET, advisory locks, LISTEN, prepared statements, held cursors)
 // to whoever gets the physical connection next, as in a pooler's
-// transaction mode.
+// transaction mode. Default true.
 func WithResetSession(on bool) Option { return func(c *config) { c.resetSession = on } }
 
 // WithResetQuery sets the statements that reset a session
 // (pool_reset_query), instead of the database's own reset: on PostgreSQL
 // DISCARD ALL, elsewhere a new connection, since MySQL's and SQLite's
 // sessions have no statement that clears all their state. It runs as one
-// Exec without arguments.
+// Exec without arguments. Default none.
 func WithResetQuery(q string) Option { return func(c *config) { c.resetQuery = q } }
 
 // WithInitSQL sets statements run, in order, on every new session: after
@@ -296,7 +298,7 @@ func WithResetQuery(q string) Option { return func(c *config) { c.resetQuery = q
 // separated by ";"). It is the home of session settings that must hold on
 // every connection (SET search_path, SET statement_timeout, PRAGMA
 // foreign_keys = ON), since the pool replaces connections and resets
-// sessions. A statement that fails fails the dial.
+// sessions. A statement that fails fails the dial. Default none.
 func WithInitSQL(stmts ...string) Option {
 	return func(c *config) { c.initSQL = slices.Clone(stmts) }
 }
@@ -306,18 +308,19 @@ func WithInitSQL(stmts ...string) Option {
 // after each dial and after each session reset. An error fails the dial
 // (or the reset, which destroys the connection). It runs on the goroutine
 // that dials or resets, with a context bounded by pool_acquire_timeout (a
-// dial) or pool_ping_timeout (a reset).
+// dial) or pool_ping_timeout (a reset). Default none.
 func WithAfterConnect(f func(ctx context.Context, c driver.Conn) error) Option {
 	return func(c *config) { c.afterConnect = f }
 }
 
 // WithFIFOReuse hands out the least recently used idle connection first
 // (pool_reuse=fifo) instead of the most recently used (lifo, the default).
+// Default lifo.
 func WithFIFOReuse(fifo bool) Option { return func(c *config) { c.reuseFIFO = fifo } }
 
 // WithStmtCacheSize bounds the prepared statements kept per physical
 // connection (pool_stmt_cache_size); 0 means a statement is prepared again on
-// each hand-out and closed when the hand-out ends. Default 256.
+// each hand-out and closed when the hand-out ends. Default 256, 0 for SQLite.
 func WithStmtCacheSize(n int) Option {
 	return func(c *config) { c.stmtCacheSize = n; c.mark(sStmtCacheSize) }
 }
@@ -327,17 +330,17 @@ func WithStmtCacheSize(n int) Option {
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithTracing turns sqlpool's OpenTelemetry spans and metrics on (the
-// default) or off entirely (pool_tracing).
+// default) or off entirely (pool_tracing). Default true.
 func WithTracing(on bool) Option { return func(c *config) { c.tracingOff = !on } }
 
 // WithTracerProvider makes the pool's spans with tp instead of the global
-// tracer provider.
+// tracer provider. Default the global provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(c *config) { c.tracerProvider = tp }
 }
 
 // WithMeterProvider makes the pool's metrics with mp instead of the global
-// meter provider.
+// meter provider. Default the global provider.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.meterProvider = mp }
 }
@@ -380,10 +383,11 @@ func (q QueryText) tracing() tracing.QueryText {
 }
 
 // WithQueryText says what db.query.text shows on spans
-// (pool_trace_query_text). Default QueryTextAuto.
+// (pool_trace_query_text). Default auto.
 func WithQueryText(q QueryText) Option { return func(c *config) { c.queryText = q } }
 
 // WithSQLCommenter appends the span's traceparent to Exec and Query
 // statements as a comment (pool_sqlcommenter), so the database's own logs
 // can be joined to the trace. Prepared statements do not get it.
+// Default false.
 func WithSQLCommenter(on bool) Option { return func(c *config) { c.sqlCommenter = on } }

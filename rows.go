@@ -9,10 +9,14 @@ import (
 	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
-// rows wraps the inner rows while leak detection is on, so the detector
-// knows which rows are still open, and so rows whose connection was
-// reclaimed fail with ErrReclaimed instead of touching it. Without leak
-// detection the inner rows are returned as they are.
+// rows wraps the inner rows when something must see them (plainRows says
+// when nothing does, and the inner rows go to database/sql as they are):
+// leak detection, which must know which rows are still open and make rows
+// whose connection was reclaimed fail with ErrReclaimed instead of touching
+// it; the query's span, which counts the rows; a cached statement, which
+// the cache keeps while its rows are open; and a context that may end
+// mid-result on a driver that cannot tell its state (noteInterrupted at
+// Close).
 //
 // It claims every optional Rows interface database/sql looks for and, where
 // the inner rows lack one, answers as database/sql does without it

@@ -275,11 +275,11 @@ var settings = [numSettings]setting{
 		"`true` appends `/*traceparent='…'*/` to Exec and Query statements without a comment",
 		func(c *config) *bool { return &c.sqlCommenter }),
 	sTracerProvider: {
-		option: "WithTracerProvider", def: "the global one",
+		option: "WithTracerProvider", def: "the global provider",
 		doc: "the OpenTelemetry tracer provider of the pool's spans",
 	},
 	sMeterProvider: {
-		option: "WithMeterProvider", def: "the global one",
+		option: "WithMeterProvider", def: "the global provider",
 		doc: "the OpenTelemetry meter provider of the pool's metrics",
 	},
 }

@@ -1,6 +1,9 @@
 package sqlpool
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"regexp"
 	"strconv"
@@ -143,6 +146,33 @@ func TestREADMEFiguresComeFromTheReports(t *testing.T) {
 			if !strings.Contains(reports.String(), f) {
 				t.Errorf("README's %s quotes %q, which is in neither report", strings.TrimPrefix(section, "## "), f)
 			}
+		}
+	}
+}
+
+// TestOptionDocsSayTheTablesDefaults holds each Go option's documentation
+// to the default the table of settings gives.
+func TestOptionDocsSayTheTablesDefaults(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "options.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+			docs[fd.Name.Name] = strings.Join(strings.Fields(fd.Doc.Text()), " ")
+		}
+	}
+	for i := range settings {
+		s := &settings[i]
+		doc, ok := docs[s.option]
+		if !ok {
+			t.Errorf("%s: no func %s in options.go", s.param, s.option)
+			continue
+		}
+		if want := "Default " + strings.Trim(s.def, "`"); !strings.Contains(doc, want) {
+			t.Errorf("%s's documentation does not say %q, the table's default", s.option, want)
 		}
 	}
 }
