@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestCurrentReportsTheBorrowInProgressOfOneResourceAndIDNumbersThem(t *testing.T) {
+func TestCurrentReportsTheBorrowInProgressOfOneResourceUnderTheIDItWasGiven(t *testing.T) {
 	d, clock, logs := newTestDetector(t, Config{
 		Threshold: time.Minute,
 		Sanitize:  func(q string) string { return strings.ReplaceAll(q, "'secret'", "?") },
@@ -15,8 +15,8 @@ func TestCurrentReportsTheBorrowInProgressOfOneResourceAndIDNumbersThem(t *testi
 	if a.ID() != 0 {
 		t.Errorf("ID before Track: got %d, want 0", a.ID())
 	}
-	d.Track(&a, nil)
-	d.Track(&b, nil)
+	d.Track(&a, 1, nil)
+	d.Track(&b, 2, nil)
 	if a.ID() != 1 || b.ID() != 2 {
 		t.Errorf("IDs: got %d and %d, want 1 and 2", a.ID(), b.ID())
 	}

@@ -258,7 +258,7 @@ func TestScanReportsABorrowOnceAfterTheThresholdWithItsStackAndStatement(t *test
 		Sanitize:  func(q string) string { return strings.ReplaceAll(q, "42", "?") },
 	})
 	var b Borrow
-	d.Track(&b, nil)
+	d.Track(&b, 1, nil)
 	acquired, at := captureAt()
 	b.Begin(clock.Now(), acquired)
 	b.Rows(acquired, "SELECT * FROM t WHERE id = 42")
@@ -316,7 +316,7 @@ func TestEndWithoutReportLogsNothingAndNextBorrowIsFresh(t *testing.T) {
 	var n int
 	d, clock, logs := newTestDetector(t, Config{OnLeak: func(leakdetect.Report) { n++ }})
 	var b Borrow
-	d.Track(&b, nil)
+	d.Track(&b, 1, nil)
 	b.Begin(clock.Now(), capture())
 	clock.Advance(30 * time.Second)
 	b.End()
@@ -340,8 +340,8 @@ func TestEndWithoutReportLogsNothingAndNextBorrowIsFresh(t *testing.T) {
 func TestHeldAndSuspectsListBorrowsOldestFirst(t *testing.T) {
 	d, clock, _ := newTestDetector(t, Config{Threshold: time.Minute})
 	var a, b, c Borrow
-	for _, x := range []*Borrow{&a, &b, &c} {
-		d.Track(x, nil)
+	for i, x := range []*Borrow{&a, &b, &c} {
+		d.Track(x, uint64(i+1), nil)
 	}
 	b.Begin(clock.Now(), capture())
 	clock.Advance(30 * time.Second)
@@ -374,7 +374,7 @@ func TestReclaimWaitsUntilTheHolderIsOutsideACall(t *testing.T) {
 	reclaims := 0
 	d, clock, logs := newTestDetector(t, Config{Reclaim: true})
 	var b Borrow
-	d.Track(&b, func() { reclaims++ })
+	d.Track(&b, 1, func() { reclaims++ })
 	b.Begin(clock.Now(), capture())
 	if !b.Enter() {
 		t.Fatal("Enter failed on a fresh borrow")
@@ -408,7 +408,7 @@ func TestReclaimWaitsUntilTheHolderIsOutsideACall(t *testing.T) {
 func TestWithoutReclaimEnterAlwaysSucceeds(t *testing.T) {
 	d, clock, _ := newTestDetector(t, Config{})
 	var b Borrow
-	d.Track(&b, func() { t.Error("reclaimed without Reclaim") })
+	d.Track(&b, 1, func() { t.Error("reclaimed without Reclaim") })
 	b.Begin(clock.Now(), capture())
 	clock.Advance(time.Hour)
 	d.Scan()
@@ -437,7 +437,7 @@ func TestBackgroundScanReportsWithoutBeingCalledAndCloseStopsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b Borrow
-	d.Track(&b, nil)
+	d.Track(&b, 1, nil)
 	b.Begin(time.Now(), capture())
 	select {
 	case r := <-reported:
@@ -458,7 +458,7 @@ func BenchmarkBorrow(b *testing.B) {
 	}
 	defer d.Close()
 	var br Borrow
-	d.Track(&br, nil)
+	d.Track(&br, 1, nil)
 	var s Stack
 	now := time.Now()
 	b.ReportAllocs()
