@@ -145,7 +145,7 @@ func (c *conn) acquire(ctx context.Context) (*pool.Resource[*pconn], error) {
 	}
 	res, err := c.ps.pool.AcquirePreferred(ctx, c.last)
 	if err != nil && errors.Is(err, ErrAcquireTimeout) {
-		err = c.ps.withHolders(err)
+		err = withHolders(c.ps.leaks, err)
 	}
 	return res, err
 }
@@ -228,6 +228,13 @@ func (c *conn) unbind() {
 		}
 	}
 }
+
+// enter brackets a call into the bound physical connection, so a leaked
+// one is never reclaimed mid-call (leak.go); false if it was reclaimed.
+func (c *conn) enter() bool { return c.lk.enter(&c.pc.borrow) }
+
+// exit ends what enter began.
+func (c *conn) exit() { c.lk.exit(&c.pc.borrow) }
 
 // noteErr inspects an operation's error. A connection-level failure (the
 // inner driver says driver.ErrBadConn, or its Validator says the connection

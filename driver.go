@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,11 +13,12 @@ import (
 	"github.com/sqlpool/sqlpool/internal/redact"
 )
 
-// This file is the driver database/sql knows: the one registered as
-// "sqlpool", and those registered with Register; and how a DSN becomes a
-// pool: parsed (dsn.go, settings.go), its inner driver opened, and a pool
-// made, or, when sharing is asked for, found in the registry (pools, in
-// registry.go).
+// This file holds the ways in: the driver database/sql knows (the one
+// registered as "sqlpool", and those registered with Register), and
+// NewConnector and Wrap for sql.OpenDB. Each turns a DSN or an inner
+// connector into a pool: the DSN parsed (dsn.go, settings.go), the inner
+// driver opened, and a pool made, or, when sharing is asked for, found in
+// the registry (pools, in registry.go).
 
 // DriverName is the name sqlpool registers itself under with database/sql.
 const DriverName = "sqlpool"
@@ -100,7 +102,7 @@ func (d *Driver) OpenConnector(dsn string) (driver.Connector, error) {
 		}
 		if !pools.publish(key, identity, ps) {
 			// Another Open of the same DSN won the race: share its pool.
-			ps.close()
+			pools.closePool(ps)
 			continue
 		}
 		return &Connector{ps: ps, drv: d}, nil
@@ -157,34 +159,13 @@ func (s *poolSpec) open() (*poolState, error) {
 	if scoped && s.cfg.share {
 		return nil, fmt.Errorf("sqlpool: pool_share=true: this %s database lives in its connection and dies with it, so no two sql.DBs can share it; drop pool_share and pass one *sql.DB around", s.innerName)
 	}
-	return newPoolState(poolOrigin{
+	return pools.openPool(poolOrigin{
 		innerName: s.innerName,
 		kind:      k,
 		scoped:    scoped,
 		target:    dbtarget.Parse(k.dsnDialect(s.innerName), s.clean),
 		secrets:   redact.Secrets(s.clean),
 	}, inner, s.cfg)
-}
-
-// buildConfig applies defaults, then opts, then the DSN's pool_* parameters,
-// and validates the result. The inner driver's own defaults (forDriver)
-// come once it is known.
-func buildConfig(innerDSN string, opts []Option) (config, string, error) {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o(&cfg)
-	}
-	clean, params, err := extractPoolParams(innerDSN)
-	if err != nil {
-		return cfg, "", err
-	}
-	if err := cfg.applyParams(params); err != nil {
-		return cfg, "", err
-	}
-	if err := cfg.validate(); err != nil {
-		return cfg, "", err
-	}
-	return cfg, clean, nil
 }
 
 // importHints names the import that registers well-known drivers.
@@ -239,3 +220,44 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 
 func (c dsnConnector) Driver() driver.Driver { return c.drv }
+
+// NewConnector returns a connector on a new pool for dsn, which has the same
+// form as for sql.Open("sqlpool", dsn). Options apply before the DSN's pool_*
+// parameters. Use it with sql.OpenDB; DB.Close closes the pool.
+func NewConnector(dsn string, opts ...Option) (*Connector, error) {
+	d := &Driver{name: DriverName, opts: opts}
+	spec, err := d.parse(dsn)
+	if err != nil {
+		return nil, err
+	}
+	spec.cfg.share = false // a pool of its own, always
+	ps, err := spec.open()
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{ps: ps, drv: d}, nil
+}
+
+// Wrap returns a connector on a new pool of connections made by inner, for
+// drivers configured in code (pgx's stdlib.GetConnector, mysql.NewConnector).
+// Use it with sql.OpenDB; DB.Close closes the pool.
+func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
+	if inner == nil {
+		return nil, errors.New("sqlpool: Wrap needs an inner connector")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	k := kindOf(inner.Driver())
+	cfg.forDriver(k)
+	name := fmt.Sprintf("%T", inner.Driver())
+	ps, err := pools.openPool(poolOrigin{innerName: name, kind: k, target: dbtarget.Target{System: k.system()}}, inner, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{ps: ps, drv: &Driver{name: DriverName}}, nil
+}

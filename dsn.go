@@ -28,9 +28,6 @@ import (
 // (lib/pq and net/url quote whole URLs in parse errors), so internal/redact
 // scrubs their errors.
 
-// dsnParam is one pool_* parameter found in a DSN, value already unescaped.
-type dsnParam struct{ key, value string }
-
 // errNoDriverName is splitDSN's one error. It never quotes the DSN.
 var errNoDriverName = errors.New(`sqlpool: DSN must start with the inner driver's name and a colon, e.g. "postgres:postgres://user@host/db" or "sqlite3:file:app.db"; got no driver name`)
 
@@ -307,62 +304,23 @@ func extractKeywordPoolParams(s string) (string, []dsnParam, error) {
 	return b.String(), params, nil
 }
 
-func unknownParamError(key string) error {
-	known := strings.Join(poolParamNames, ", ")
-	if best, ok := closestParamName(key); ok {
-		return fmt.Errorf("sqlpool: unknown DSN parameter %s; did you mean %s? (known: %s)", echoParam(key), best, known)
+// buildConfig applies defaults, then opts, then the DSN's pool_* parameters,
+// and validates the result. The inner driver's own defaults (forDriver)
+// come once it is known.
+func buildConfig(innerDSN string, opts []Option) (config, string, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
 	}
-	return fmt.Errorf("sqlpool: unknown DSN parameter %s (known: %s)", echoParam(key), known)
-}
-
-// closestParamName returns the known name nearest to key, if it is at most 3
-// edits away. Ties go to the first name in sorted order.
-func closestParamName(key string) (string, bool) {
-	const maxDist = 3
-	best, bestDist := "", maxDist+1
-	for _, name := range poolParamNames {
-		if max(len(name)-len(key), len(key)-len(name)) >= bestDist {
-			continue // the distance is at least the length difference
-		}
-		if d := editDistance(key, name); d < bestDist {
-			best, bestDist = name, d
-		}
+	clean, params, err := extractPoolParams(innerDSN)
+	if err != nil {
+		return cfg, "", err
 	}
-	return best, best != ""
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	if err := cfg.applyParams(params); err != nil {
+		return cfg, "", err
 	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
+	if err := cfg.validate(); err != nil {
+		return cfg, "", err
 	}
-	return prev[len(b)]
-}
-
-// echoParam shortens a pool_* name or value quoted in an error message, so a
-// runaway value (an unterminated quote that swallowed the rest of the DSN,
-// say) is not printed whole.
-func echoParam(s string) string {
-	const limit = 64
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && s[cut]&0xC0 == 0x80 { // don't split a UTF-8 sequence
-		cut--
-	}
-	return s[:cut] + "..."
+	return cfg, clean, nil
 }

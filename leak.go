@@ -33,26 +33,25 @@ var libraryFrames = []string{
 // reportedQueryLen bounds a statement in a leak report.
 const reportedQueryLen = 512
 
-// newDetector starts leak detection for ps, if it is on.
-func (ps *poolState) newDetector() error {
-	if ps.cfg.leakThreshold <= 0 {
-		return nil
+// newDetector starts a pool's leak detection; nil when it is off.
+func newDetector(cfg *config, pool string, kind driverKind) (*leak.Detector, error) {
+	if cfg.leakThreshold <= 0 {
+		return nil, nil
 	}
-	opts := sqltext.Options{DoubleQuotedStrings: ps.kind.doubleQuotedStrings(), MaxLen: reportedQueryLen}
+	opts := sqltext.Options{DoubleQuotedStrings: kind.doubleQuotedStrings(), MaxLen: reportedQueryLen}
 	d, err := leak.New(leak.Config{
-		Threshold: ps.cfg.leakThreshold,
-		Pool:      ps.name,
-		Logger:    ps.cfg.logger,
-		OnLeak:    ps.cfg.onLeak,
-		Reclaim:   ps.cfg.leakReclaim,
+		Threshold: cfg.leakThreshold,
+		Pool:      pool,
+		Logger:    cfg.logger,
+		OnLeak:    cfg.onLeak,
+		Reclaim:   cfg.leakReclaim,
 		Sanitize:  func(q string) string { return sqltext.Sanitize(q, opts) },
 		Libraries: libraryFrames,
 	})
 	if err != nil {
-		return fmt.Errorf("sqlpool: %w", err)
+		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
-	ps.leaks = d
-	return nil
+	return d, nil
 }
 
 // connLeak is a logical connection's part in leak detection: where its
@@ -135,25 +134,25 @@ func (l *connLeak) acquireStack() *leak.Stack {
 	return &l.stack
 }
 
-// enter brackets a call into the bound physical connection when leaked
+// enter brackets a call into the physical connection of b when leaked
 // connections may be reclaimed, so one is never closed mid-call. It reports
 // false if the connection was reclaimed.
-func (c *conn) enter() bool {
-	if !c.lk.guarded || c.lk.entered {
+func (l *connLeak) enter(b *leak.Borrow) bool {
+	if !l.guarded || l.entered {
 		return true
 	}
-	if !c.pc.borrow.Enter() {
+	if !b.Enter() {
 		return false
 	}
-	c.lk.entered = true
+	l.entered = true
 	return true
 }
 
 // exit ends what enter began.
-func (c *conn) exit() {
-	if c.lk.entered {
-		c.lk.entered = false
-		c.pc.borrow.Exit()
+func (l *connLeak) exit(b *leak.Borrow) {
+	if l.entered {
+		l.entered = false
+		b.Exit()
 	}
 }
 
@@ -210,16 +209,16 @@ const maxHolderLines = 5
 // connections, from leak detection: the holds grouped by the line of the
 // application that took them, most connections first, "held: 3 by
 // orders.go:88 (longest 1m50s), 1 by report.go:40 (12s)". Only file names
-// and lines: no statement, no argument. Without leak detection err is
-// returned as it is.
-func (ps *poolState) withHolders(err error) error {
+// and lines: no statement, no argument. Without leak detection (d nil) err
+// is returned as it is.
+func withHolders(d *leak.Detector, err error) error {
 	type holder struct {
 		at      string
 		n       int
 		longest time.Duration
 	}
 	var hs []holder
-	for _, r := range ps.leaks.Held(0) {
+	for _, r := range d.Held(0) {
 		at := "an unknown line"
 		if r.AcquiredAt != "" {
 			at = filepath.Base(r.AcquiredAt)

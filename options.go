@@ -3,7 +3,6 @@ package sqlpool
 import (
 	"context"
 	"database/sql/driver"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -116,53 +115,6 @@ func (c *config) lifetimeJitter() time.Duration {
 	}
 	return c.maxConnLifetime / 10
 }
-
-// validate checks the settings together. Each error names the DSN parameter,
-// the value and what is allowed.
-func (c *config) validate() error {
-	maxConns := fmt.Sprint(c.maxConns) // as min > max errors show it
-	if !c.isSet(sMaxConns) {
-		maxConns += ", the default: " + settings[sMaxConns].def
-	}
-	switch {
-	case c.maxConns < 1:
-		return fmt.Errorf("sqlpool: pool_max_conns must be >= 1, got %d", c.maxConns)
-	case c.maxConns > maxPoolConns:
-		return fmt.Errorf("sqlpool: pool_max_conns must be <= %d, got %d; lower it to what the database server accepts", maxPoolConns, c.maxConns)
-	case c.minConns < 0:
-		return fmt.Errorf("sqlpool: pool_min_conns must be >= 0, got %d", c.minConns)
-	case c.minConns > c.maxConns:
-		return fmt.Errorf("sqlpool: pool_min_conns (%d) must not exceed pool_max_conns (%s); lower pool_min_conns or raise pool_max_conns", c.minConns, maxConns)
-	case c.minIdleConns < 0:
-		return fmt.Errorf("sqlpool: pool_min_idle_conns must be >= 0, got %d", c.minIdleConns)
-	case c.minIdleConns > c.maxConns:
-		return fmt.Errorf("sqlpool: pool_min_idle_conns (%d) must not exceed pool_max_conns (%s); lower pool_min_idle_conns or raise pool_max_conns", c.minIdleConns, maxConns)
-	case c.stmtCacheSize < 0:
-		return fmt.Errorf("sqlpool: pool_stmt_cache_size must be >= 0, got %d", c.stmtCacheSize)
-	case c.leakReclaim && c.leakThreshold == 0:
-		return fmt.Errorf("sqlpool: pool_leak_reclaim=true needs leak detection; set pool_leak_threshold > 0 (e.g. pool_leak_threshold=5m) or drop pool_leak_reclaim")
-	case c.resetQuery != "" && !c.resetSession:
-		return fmt.Errorf("sqlpool: pool_reset_query is set but pool_reset_session=false turns session resets off; drop one of them")
-	}
-	for i := range settings {
-		if s := &settings[i]; s.dur != nil && *s.dur(c) < 0 {
-			return fmt.Errorf("sqlpool: %s must be >= 0 (0 turns it off), got %v", s.param, *s.dur(c))
-		}
-	}
-	// Each connection lives for the lifetime plus a random part of the
-	// jitter: the sum must be a time.Duration, or it wraps to a negative
-	// lifetime and every connection is retired as soon as it is released.
-	if life, jitter := c.maxConnLifetime, c.lifetimeJitter(); life > 0 && life > maxDuration-jitter {
-		if c.isSet(sMaxConnLifetimeJitter) {
-			return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus pool_max_conn_lifetime_jitter (%v) exceeds the longest duration, %v; lower them, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
-		}
-		return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus its default jitter, a tenth of it (%v), exceeds the longest duration, %v; lower it, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
-	}
-	return nil
-}
-
-// maxDuration is the longest time.Duration.
-const maxDuration = time.Duration(1<<63 - 1)
 
 // Option sets a pool setting from Go. Options given to Register or
 // NewConnector are applied first; pool_* parameters in the DSN override them.
@@ -391,3 +343,44 @@ func WithQueryText(q QueryText) Option { return func(c *config) { c.queryText = 
 // can be joined to the trace. Prepared statements do not get it.
 // Default false.
 func WithSQLCommenter(on bool) Option { return func(c *config) { c.sqlCommenter = on } }
+
+// settingID indexes settings; config.set records which were given.
+type settingID uint8
+
+const (
+	sMaxConns settingID = iota
+	sMinConns
+	sMinIdleConns
+	sMaxConnLifetime
+	sMaxConnLifetimeJitter
+	sMaxConnIdleTime
+	sHealthCheckPeriod
+	sAcquireTimeout
+	sPingIdleAfter
+	sPingTimeout
+	sValidationQuery
+	sReuse
+	sStmtCacheSize
+	sLeakThreshold
+	sLeakReclaim
+	sOnLeak
+	sLogger
+	sName
+	sShare
+	sResetSession
+	sResetQuery
+	sInitSQL
+	sAfterConnect
+	sTracing
+	sQueryText
+	sSQLCommenter
+	sTracerProvider
+	sMeterProvider
+	numSettings
+)
+
+// mark records that the setting id was given, by an option or in the DSN.
+func (c *config) mark(id settingID) { c.set |= 1 << id }
+
+// isSet reports whether the setting id was given.
+func (c *config) isSet(id settingID) bool { return c.set&(1<<id) != 0 }

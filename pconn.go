@@ -133,7 +133,7 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		return nil, err
 	}
 	if sp.Active() {
-		ps.dialed(ctx, ic, sp.Elapsed())
+		dialed(ctx, ps.tel, &ps.resolveSystem, ic, sp.Elapsed())
 		sp.End(ctx, nil)
 	}
 	if err := ps.initSession(ctx, ic); err != nil {

@@ -77,12 +77,16 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 	ps.initSQL = initBatches(o.kind, cfg.initSQL)
 	ps.watchPrepare = ps.resets && o.kind.postgres()
 	ps.initPrepares = ps.watchPrepare && slices.ContainsFunc(cfg.initSQL, mayPrepare)
-	if err := ps.newTelemetry(o.target); err != nil {
+	tel, err := newTelemetry(&cfg, ps.name, o.kind, o.target)
+	if err != nil {
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}
+	ps.tel = tel
+	ps.resolveSystem.Store(tel != nil && o.target.System == "mysql")
 	// Before the pool, whose first dials (pool_min_conns) track their
 	// connections with it.
-	if err := ps.newDetector(); err != nil {
+	if ps.leaks, err = newDetector(&cfg, ps.name, o.kind); err != nil {
+		ps.tel.Close()
 		return nil, err
 	}
 	p, err := pool.New(pool.Config[*pconn]{
@@ -111,8 +115,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
-	pools.add(ps)
-	if err := ps.observePool(); err != nil {
+	if err := observePool(ps.tel, p, ps.leaks, cfg.minIdleConns); err != nil {
 		ps.close()
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}
@@ -120,7 +123,6 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 }
 
 func (ps *poolState) close() {
-	pools.remove(ps)
 	ps.pool.Close()
 	ps.leaks.Close()
 	ps.tel.Close()

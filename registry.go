@@ -2,6 +2,7 @@ package sqlpool
 
 import (
 	"cmp"
+	"database/sql/driver"
 	"fmt"
 	"slices"
 	"sync"
@@ -24,6 +25,22 @@ type registry struct {
 	seq    uint64                  // numbers pools in opening order
 	record bool                    // RecordHistory was called
 	stop   chan struct{}           // closed to stop the sampler; nil while none runs
+}
+
+// openPool makes a pool (newPoolState) and lists it.
+func (r *registry) openPool(o poolOrigin, inner driver.Connector, cfg config) (*poolState, error) {
+	ps, err := newPoolState(o, inner, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.add(ps)
+	return ps, nil
+}
+
+// closePool unlists ps and closes it.
+func (r *registry) closePool(ps *poolState) {
+	r.remove(ps)
+	ps.close()
 }
 
 // add lists a new pool.

@@ -22,41 +22,6 @@ import (
 // themselves are defaultConfig's, and config.validate checks what one
 // setting cannot check alone.
 
-// settingID indexes settings; config.set records which were given.
-type settingID uint8
-
-const (
-	sMaxConns settingID = iota
-	sMinConns
-	sMinIdleConns
-	sMaxConnLifetime
-	sMaxConnLifetimeJitter
-	sMaxConnIdleTime
-	sHealthCheckPeriod
-	sAcquireTimeout
-	sPingIdleAfter
-	sPingTimeout
-	sValidationQuery
-	sReuse
-	sStmtCacheSize
-	sLeakThreshold
-	sLeakReclaim
-	sOnLeak
-	sLogger
-	sName
-	sShare
-	sResetSession
-	sResetQuery
-	sInitSQL
-	sAfterConnect
-	sTracing
-	sQueryText
-	sSQLCommenter
-	sTracerProvider
-	sMeterProvider
-	numSettings
-)
-
 // setting describes one pool setting.
 type setting struct {
 	param  string // the DSN parameter; "" for a setting of Go only
@@ -73,9 +38,18 @@ type setting struct {
 	emptyHint string
 	// show is the value in force as a DSN would write it, for
 	// Snapshot.Settings; "" leaves the setting out. nil: never shown.
-	show func(ps *poolState) string
+	show func(v inForce) string
 	// dur is the field of a duration setting, which must be >= 0.
 	dur func(c *config) *time.Duration
+}
+
+// inForce is what a setting's show reads: the pool's configuration and what
+// the pool has learned since.
+type inForce struct {
+	cfg       *config
+	name      string
+	stmtLimit int64                 // the server's bound on the statement cache, 0 if none
+	statement func(q string) string // a statement setting as shown; "" when unset
 }
 
 // settings are the pool's settings, in the README's order.
@@ -85,21 +59,21 @@ var settings = [numSettings]setting{
 		values: "a whole number, 1 to 100000",
 		doc:    "hard cap on physical connections, idle, in use and being dialed; at most 100000",
 		parse:  intParam(func(c *config) *int { return &c.maxConns }), emptyHint: "e.g. pool_max_conns=10",
-		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.maxConns) },
+		show: func(v inForce) string { return strconv.Itoa(v.cfg.maxConns) },
 	},
 	sMinConns: {
 		param: "pool_min_conns", option: "WithMinConns", def: "0",
 		values: "a whole number, 0 to pool_max_conns",
 		doc:    "connections kept open by the health check",
 		parse:  intParam(func(c *config) *int { return &c.minConns }), emptyHint: "e.g. pool_min_conns=2",
-		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.minConns) },
+		show: func(v inForce) string { return strconv.Itoa(v.cfg.minConns) },
 	},
 	sMinIdleConns: {
 		param: "pool_min_idle_conns", option: "WithMinIdleConns", def: "0",
 		values: "a whole number, 0 to pool_max_conns",
 		doc:    "idle connections kept ready, within the cap",
 		parse:  intParam(func(c *config) *int { return &c.minIdleConns }), emptyHint: "e.g. pool_min_idle_conns=2",
-		show: func(ps *poolState) string { return strconv.Itoa(ps.cfg.minIdleConns) },
+		show: func(v inForce) string { return strconv.Itoa(v.cfg.minIdleConns) },
 	},
 	sMaxConnLifetime: durationSetting("pool_max_conn_lifetime", "WithMaxConnLifetime", "1h",
 		"a connection is closed when released or found idle after this (never while in use)",
@@ -109,7 +83,7 @@ var settings = [numSettings]setting{
 		values: "a duration (5m, 90s), 0 or more",
 		doc:    "a random 0..jitter added to each connection's lifetime",
 		parse:  durationParam("5m", "90s", func(c *config) *time.Duration { return &c.maxConnLifetimeJitter }), emptyHint: "e.g. pool_max_conn_lifetime_jitter=5m",
-		show: func(ps *poolState) string { return formatDuration(ps.cfg.lifetimeJitter()) },
+		show: func(v inForce) string { return formatDuration(v.cfg.lifetimeJitter()) },
 		dur:  func(c *config) *time.Duration { return &c.maxConnLifetimeJitter },
 	},
 	sMaxConnIdleTime: durationSetting("pool_max_conn_idle_time", "WithMaxConnIdleTime", "30m",
@@ -139,11 +113,11 @@ var settings = [numSettings]setting{
 			return nil
 		},
 		emptyHint: "e.g. pool_ping_idle_after=1s",
-		show: func(ps *poolState) string {
-			if ps.cfg.pingIdleAfter < 0 {
+		show: func(v inForce) string {
+			if v.cfg.pingIdleAfter < 0 {
 				return "never" // Go only: WithPingIdleAfter(-1)
 			}
-			return formatDuration(ps.cfg.pingIdleAfter)
+			return formatDuration(v.cfg.pingIdleAfter)
 		},
 	},
 	sPingTimeout: durationSetting("pool_ping_timeout", "WithPingTimeout", "5s",
@@ -156,7 +130,7 @@ var settings = [numSettings]setting{
 		// An empty value is the default, "use driver.Pinger only", and
 		// overrides WithValidationQuery.
 		parse: stringParam(func(c *config) *string { return &c.validationQuery }),
-		show:  func(ps *poolState) string { return ps.shownStatement(ps.cfg.validationQuery) },
+		show:  func(v inForce) string { return v.statement(v.cfg.validationQuery) },
 	},
 	sReuse: {
 		param: "pool_reuse", option: "WithFIFOReuse", def: "`lifo`",
@@ -170,8 +144,8 @@ var settings = [numSettings]setting{
 			return nil
 		},
 		emptyHint: "pool_reuse=lifo or pool_reuse=fifo",
-		show: func(ps *poolState) string {
-			if ps.cfg.reuseFIFO {
+		show: func(v inForce) string {
+			if v.cfg.reuseFIFO {
 				return "fifo"
 			}
 			return "lifo"
@@ -182,9 +156,9 @@ var settings = [numSettings]setting{
 		values: "a whole number, 0 or more",
 		doc:    "prepared statements kept per physical connection (on MySQL at most half of the server's `max_prepared_stmt_count` over `pool_max_conns`); `0` = a statement lives for one hand-out",
 		parse:  intParam(func(c *config) *int { return &c.stmtCacheSize }), emptyHint: "e.g. pool_stmt_cache_size=256",
-		show: func(ps *poolState) string {
-			n := ps.cfg.stmtCacheSize
-			if l := ps.stmtLimit.Load(); l > 0 {
+		show: func(v inForce) string {
+			n := v.cfg.stmtCacheSize
+			if l := v.stmtLimit; l > 0 {
 				n = min(n, int(l-1)) // bounded by the server (stmtCacheSize)
 			}
 			return strconv.Itoa(n)
@@ -210,7 +184,7 @@ var settings = [numSettings]setting{
 		doc:       "the pool's name in errors, `Stat` and metrics; `sql.DB`s opened with the same DSN and name share the pool",
 		parse:     stringParam(func(c *config) *string { return &c.name }),
 		emptyHint: "e.g. pool_name=orders",
-		show:      func(ps *poolState) string { return ps.name },
+		show:      func(v inForce) string { return v.name },
 	},
 	sShare: boolSetting("pool_share", "WithShare", "`false`",
 		"`true`: every `sql.Open` of the same DSN shares one pool, closed with the last `sql.DB` (never for an in-memory SQLite database)",
@@ -224,7 +198,7 @@ var settings = [numSettings]setting{
 		doc:    "statements that reset a session instead of the database's own reset ([Sessions](#sessions))",
 		// An empty value is the default, the database's own reset.
 		parse: stringParam(func(c *config) *string { return &c.resetQuery }),
-		show:  func(ps *poolState) string { return ps.shownStatement(ps.cfg.resetQuery) },
+		show:  func(v inForce) string { return v.statement(v.cfg.resetQuery) },
 	},
 	sInitSQL: {
 		param: "pool_init_sql", option: "WithInitSQL", def: "none",
@@ -238,7 +212,7 @@ var settings = [numSettings]setting{
 			return nil
 		},
 		emptyHint: "e.g. pool_init_sql=SET search_path = app",
-		show:      func(ps *poolState) string { return ps.shownStatement(strings.Join(ps.cfg.initSQL, "; ")) },
+		show:      func(v inForce) string { return v.statement(strings.Join(v.cfg.initSQL, "; ")) },
 	},
 	sAfterConnect: {
 		option: "WithAfterConnect", def: "none",
@@ -254,7 +228,7 @@ var settings = [numSettings]setting{
 			return err
 		},
 		emptyHint: "pool_tracing=true or pool_tracing=false",
-		show:      func(ps *poolState) string { return strconv.FormatBool(!ps.cfg.tracingOff) },
+		show:      func(v inForce) string { return strconv.FormatBool(!v.cfg.tracingOff) },
 	},
 	sQueryText: {
 		param: "pool_trace_query_text", option: "WithQueryText", def: "`auto`",
@@ -269,7 +243,7 @@ var settings = [numSettings]setting{
 			return nil
 		},
 		emptyHint: "pool_trace_query_text=auto, pool_trace_query_text=sanitized or pool_trace_query_text=off",
-		show:      func(ps *poolState) string { return ps.cfg.queryText.String() },
+		show:      func(v inForce) string { return v.cfg.queryText.String() },
 	},
 	sSQLCommenter: boolSetting("pool_sqlcommenter", "WithSQLCommenter", "`false`",
 		"`true` appends `/*traceparent='…'*/` to Exec and Query statements without a comment",
@@ -302,7 +276,7 @@ func durationSetting(param, option, def, doc, example, example2 string, field fu
 	return setting{
 		param: param, option: option, def: def, doc: doc, values: "a duration (" + example + ", " + example2 + "), 0 or more; 0 turns it off",
 		parse: durationParam(example, example2, field), emptyHint: "e.g. " + param + "=" + example,
-		show: func(ps *poolState) string { return formatDuration(*field(&ps.cfg)) },
+		show: func(v inForce) string { return formatDuration(*field(v.cfg)) },
 		dur:  field,
 	}
 }
@@ -316,7 +290,7 @@ func boolSetting(param, option, def, doc string, field func(c *config) *bool) se
 			return err
 		},
 		emptyHint: param + "=true or " + param + "=false",
-		show:      func(ps *poolState) string { return strconv.FormatBool(*field(&ps.cfg)) },
+		show:      func(v inForce) string { return strconv.FormatBool(*field(v.cfg)) },
 	}
 }
 
@@ -398,40 +372,6 @@ func (c *config) applyParams(params []dsnParam) error {
 	return nil
 }
 
-// mark records that the setting id was given, by an option or in the DSN.
-func (c *config) mark(id settingID) { c.set |= 1 << id }
-
-// isSet reports whether the setting id was given.
-func (c *config) isSet(id settingID) bool { return c.set&(1<<id) != 0 }
-
-// settingsInForce returns the pool's settings in force, defaults included,
-// as DSN parameters, in the README's order.
-func (ps *poolState) settingsInForce() []Setting {
-	out := make([]Setting, 0, numSettings)
-	for i := range settings {
-		s := &settings[i]
-		if s.param == "" || s.show == nil {
-			continue
-		}
-		if v := s.show(ps); v != "" {
-			out = append(out, Setting{Name: s.param, Value: v})
-		}
-	}
-	return out
-}
-
-// shownStatement is a statement setting as a snapshot shows it (see
-// statementText); "" when not set.
-func (ps *poolState) shownStatement(q string) string {
-	if q == "" {
-		return ""
-	}
-	if s := ps.statementText(q); s != "" {
-		return s
-	}
-	return "(hidden: pool_trace_query_text=off)"
-}
-
 // settingsTable is the README's settings table, in Markdown.
 func settingsTable() string {
 	var b strings.Builder
@@ -460,4 +400,129 @@ func settingsDoc() string {
 		fmt.Fprintf(&b, "//	%s: %s (default %s)\n", s.param, s.values, strings.Trim(s.def, "`"))
 	}
 	return b.String()
+}
+
+// dsnParam is one pool_* parameter found in a DSN, value already unescaped.
+type dsnParam struct{ key, value string }
+
+func unknownParamError(key string) error {
+	known := strings.Join(poolParamNames, ", ")
+	if best, ok := closestParamName(key); ok {
+		return fmt.Errorf("sqlpool: unknown DSN parameter %s; did you mean %s? (known: %s)", echoParam(key), best, known)
+	}
+	return fmt.Errorf("sqlpool: unknown DSN parameter %s (known: %s)", echoParam(key), known)
+}
+
+// closestParamName returns the known name nearest to key, if it is at most 3
+// edits away. Ties go to the first name in sorted order.
+func closestParamName(key string) (string, bool) {
+	const maxDist = 3
+	best, bestDist := "", maxDist+1
+	for _, name := range poolParamNames {
+		if max(len(name)-len(key), len(key)-len(name)) >= bestDist {
+			continue // the distance is at least the length difference
+		}
+		if d := editDistance(key, name); d < bestDist {
+			best, bestDist = name, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// echoParam shortens a pool_* name or value quoted in an error message, so a
+// runaway value (an unterminated quote that swallowed the rest of the DSN,
+// say) is not printed whole.
+func echoParam(s string) string {
+	const limit = 64
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && s[cut]&0xC0 == 0x80 { // don't split a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// validate checks the settings together. Each error names the DSN parameter,
+// the value and what is allowed.
+func (c *config) validate() error {
+	maxConns := fmt.Sprint(c.maxConns) // as min > max errors show it
+	if !c.isSet(sMaxConns) {
+		maxConns += ", the default: " + settings[sMaxConns].def
+	}
+	switch {
+	case c.maxConns < 1:
+		return fmt.Errorf("sqlpool: pool_max_conns must be >= 1, got %d", c.maxConns)
+	case c.maxConns > maxPoolConns:
+		return fmt.Errorf("sqlpool: pool_max_conns must be <= %d, got %d; lower it to what the database server accepts", maxPoolConns, c.maxConns)
+	case c.minConns < 0:
+		return fmt.Errorf("sqlpool: pool_min_conns must be >= 0, got %d", c.minConns)
+	case c.minConns > c.maxConns:
+		return fmt.Errorf("sqlpool: pool_min_conns (%d) must not exceed pool_max_conns (%s); lower pool_min_conns or raise pool_max_conns", c.minConns, maxConns)
+	case c.minIdleConns < 0:
+		return fmt.Errorf("sqlpool: pool_min_idle_conns must be >= 0, got %d", c.minIdleConns)
+	case c.minIdleConns > c.maxConns:
+		return fmt.Errorf("sqlpool: pool_min_idle_conns (%d) must not exceed pool_max_conns (%s); lower pool_min_idle_conns or raise pool_max_conns", c.minIdleConns, maxConns)
+	case c.stmtCacheSize < 0:
+		return fmt.Errorf("sqlpool: pool_stmt_cache_size must be >= 0, got %d", c.stmtCacheSize)
+	case c.leakReclaim && c.leakThreshold == 0:
+		return fmt.Errorf("sqlpool: pool_leak_reclaim=true needs leak detection; set pool_leak_threshold > 0 (e.g. pool_leak_threshold=5m) or drop pool_leak_reclaim")
+	case c.resetQuery != "" && !c.resetSession:
+		return fmt.Errorf("sqlpool: pool_reset_query is set but pool_reset_session=false turns session resets off; drop one of them")
+	}
+	for i := range settings {
+		if s := &settings[i]; s.dur != nil && *s.dur(c) < 0 {
+			return fmt.Errorf("sqlpool: %s must be >= 0 (0 turns it off), got %v", s.param, *s.dur(c))
+		}
+	}
+	// Each connection lives for the lifetime plus a random part of the
+	// jitter: the sum must be a time.Duration, or it wraps to a negative
+	// lifetime and every connection is retired as soon as it is released.
+	if life, jitter := c.maxConnLifetime, c.lifetimeJitter(); life > 0 && life > maxDuration-jitter {
+		if c.isSet(sMaxConnLifetimeJitter) {
+			return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus pool_max_conn_lifetime_jitter (%v) exceeds the longest duration, %v; lower them, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
+		}
+		return fmt.Errorf("sqlpool: pool_max_conn_lifetime (%v) plus its default jitter, a tenth of it (%v), exceeds the longest duration, %v; lower it, or write pool_max_conn_lifetime=0 for no limit", life, jitter, maxDuration)
+	}
+	return nil
+}
+
+// maxDuration is the longest time.Duration.
+const maxDuration = time.Duration(1<<63 - 1)
+
+// formatDuration writes d as a DSN would: "1h" rather than time's "1h0m0s".
+func formatDuration(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

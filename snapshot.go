@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sqlpool/sqlpool/internal/redact"
@@ -273,17 +272,31 @@ func (ps *poolState) statementText(query string) string {
 	return sqltext.Sanitize(query, sqltext.Options{DoubleQuotedStrings: ps.kind.doubleQuotedStrings(), MaxLen: reportedQueryLen})
 }
 
-// formatDuration writes d as a DSN would: "1h" rather than time's "1h0m0s".
-func formatDuration(d time.Duration) string {
-	if d == 0 {
-		return "0"
+// settingsInForce returns the pool's settings in force, defaults included,
+// as DSN parameters, in the README's order.
+func (ps *poolState) settingsInForce() []Setting {
+	v := inForce{cfg: &ps.cfg, name: ps.name, stmtLimit: ps.stmtLimit.Load(), statement: ps.shownStatement}
+	out := make([]Setting, 0, numSettings)
+	for i := range settings {
+		s := &settings[i]
+		if s.param == "" || s.show == nil {
+			continue
+		}
+		if shown := s.show(v); shown != "" {
+			out = append(out, Setting{Name: s.param, Value: shown})
+		}
 	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	return out
+}
+
+// shownStatement is a statement setting as a snapshot shows it (see
+// statementText); "" when not set.
+func (ps *poolState) shownStatement(q string) string {
+	if q == "" {
+		return ""
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+	if s := ps.statementText(q); s != "" {
+		return s
 	}
-	return s
+	return "(hidden: pool_trace_query_text=off)"
 }

@@ -5,9 +5,11 @@ import (
 	"database/sql/driver"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
+	"github.com/sqlpool/sqlpool/internal/leak"
 	"github.com/sqlpool/sqlpool/internal/tracing"
 	"github.com/sqlpool/sqlpool/pool"
 )
@@ -15,35 +17,30 @@ import (
 // The glue between the pool and OpenTelemetry (internal/tracing): the
 // spans of operations and dials, and the pool's metrics.
 
-// newTelemetry starts the pool's OpenTelemetry spans and metrics, unless
+// newTelemetry starts a pool's OpenTelemetry spans and metrics; nil when
 // pool_tracing=false. target describes the database for the attributes.
-func (ps *poolState) newTelemetry(target dbtarget.Target) error {
-	if ps.cfg.tracingOff {
-		return nil
+func newTelemetry(cfg *config, pool string, kind driverKind, target dbtarget.Target) (*tracing.Telemetry, error) {
+	if cfg.tracingOff {
+		return nil, nil
 	}
-	tel, err := tracing.New(tracing.Config{
-		TracerProvider:      ps.cfg.tracerProvider,
-		MeterProvider:       ps.cfg.meterProvider,
-		QueryText:           ps.cfg.queryText.tracing(),
-		SQLCommenter:        ps.cfg.sqlCommenter,
+	return tracing.New(tracing.Config{
+		TracerProvider:      cfg.tracerProvider,
+		MeterProvider:       cfg.meterProvider,
+		QueryText:           cfg.queryText.tracing(),
+		SQLCommenter:        cfg.sqlCommenter,
 		System:              target.System,
 		Namespace:           target.Namespace,
 		ServerAddress:       target.Address,
 		ServerPort:          target.Port,
-		PoolName:            ps.name,
-		DoubleQuotedStrings: ps.kind.doubleQuotedStrings(),
+		PoolName:            pool,
+		DoubleQuotedStrings: kind.doubleQuotedStrings(),
 	})
-	if err != nil {
-		return err
-	}
-	ps.tel = tel
-	ps.resolveSystem.Store(target.System == "mysql")
-	return nil
 }
 
-// observePool registers the pool metrics, once the pool exists.
-func (ps *poolState) observePool() error {
-	if ps.tel == nil {
+// observePool registers the metrics of p, whose leak detection is leaks,
+// with tel; minIdle is pool_min_idle_conns.
+func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Detector, minIdle int) error {
+	if tel == nil {
 		return nil
 	}
 	reasons := pool.DestroyReasons()
@@ -51,8 +48,8 @@ func (ps *poolState) observePool() error {
 	for i, r := range reasons {
 		names[i] = r.String()
 	}
-	return ps.tel.ObservePool(func() tracing.PoolStats {
-		s := ps.stat()
+	return tel.ObservePool(func() tracing.PoolStats {
+		s := p.Stat()
 		destroyed := make([]int64, len(reasons))
 		for i, r := range reasons {
 			destroyed[i] = s.DestroyedCount(r)
@@ -61,10 +58,10 @@ func (ps *poolState) observePool() error {
 			Idle:             int64(s.Idle),
 			InUse:            int64(s.InUse),
 			Max:              int64(s.MaxSize),
-			MinIdle:          int64(ps.cfg.minIdleConns),
+			MinIdle:          int64(minIdle),
 			Pending:          int64(s.Waiting),
 			Timeouts:         s.TimeoutCount,
-			Leaks:            s.Leaks,
+			Leaks:            leaks.Leaks(),
 			PrePingFailures:  s.DestroyedCount(pool.ReasonCheck),
 			Destroyed:        destroyed,
 			DestroyedReasons: names,
@@ -72,13 +69,14 @@ func (ps *poolState) observePool() error {
 	})
 }
 
-// dialed measures a new physical connection and, for the first one of a
-// MySQL-protocol pool, asks the server whether it is MariaDB.
-func (ps *poolState) dialed(ctx context.Context, ic driver.Conn, took time.Duration) {
-	ps.tel.Created(ctx, took)
-	if ps.resolveSystem.Load() && ps.resolveSystem.CompareAndSwap(true, false) {
+// dialed measures a new physical connection and, while resolveSystem is
+// set (the first dial of a MySQL-protocol pool), asks the server whether it
+// is MariaDB.
+func dialed(ctx context.Context, tel *tracing.Telemetry, resolveSystem *atomic.Bool, ic driver.Conn, took time.Duration) {
+	tel.Created(ctx, took)
+	if resolveSystem.Load() && resolveSystem.CompareAndSwap(true, false) {
 		if v := serverVersion(ctx, ic); strings.Contains(strings.ToLower(v), "mariadb") {
-			ps.tel.SetSystem("mariadb")
+			tel.SetSystem("mariadb")
 		}
 	}
 }

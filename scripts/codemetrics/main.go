@@ -181,7 +181,8 @@ func filesSection(dir string, verbose bool) {
 	fset, files, pkg, info := check(p.ImportPath, p.Dir, p.GoFiles)
 
 	type edge struct{ from, to string }
-	edges := map[edge]int{} // uses per ordered pair
+	edges := map[edge]int{}             // uses per ordered pair
+	names := map[edge]map[string]bool{} // what is used, per ordered pair
 	for id, obj := range info.Uses {
 		if obj.Pkg() != pkg || !obj.Pos().IsValid() {
 			continue
@@ -189,7 +190,12 @@ func filesSection(dir string, verbose bool) {
 		from := filepath.Base(fset.Position(id.Pos()).Filename)
 		to := filepath.Base(fset.Position(obj.Pos()).Filename)
 		if from != to {
-			edges[edge{from, to}]++
+			e := edge{from, to}
+			edges[e]++
+			if names[e] == nil {
+				names[e] = map[string]bool{}
+			}
+			names[e][obj.Name()] = true
 		}
 	}
 	out, in := map[string]int{}, map[string]int{}
@@ -231,7 +237,12 @@ func filesSection(dir string, verbose bool) {
 		for _, e := range list {
 			mark := ""
 			if _, ok := edges[edge{e.to, e.from}]; ok {
-				mark = "  (two-way)"
+				var used []string
+				for n := range names[e] {
+					used = append(used, n)
+				}
+				sort.Strings(used)
+				mark = "  (two-way: " + strings.Join(used, " ") + ")"
 			}
 			fmt.Printf("  %s -> %s  %d uses%s\n", e.from, e.to, edges[e], mark)
 		}
