@@ -566,3 +566,23 @@ func UnwrapContext(ctx context.Context, driverConn any) (driver.Conn, error) {
 	}
 	return nil, errors.New("sqlpool: Unwrap: not a driver connection")
 }
+
+// wrapRows records that statement opened inner and returns the wrapper,
+// reusing the connection's spare one when it is free: most connections
+// have one result open at a time, and a query should not allocate for it.
+// Not inlined, so the frames opStack skips are known.
+//
+//go:noinline
+func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string, sp tracing.Span, cs *cachedStmt) driver.Rows {
+	pc.borrow.Rows(c.lk.opStack(1), statement)
+	r := &c.spareRows
+	if c.spareInUse {
+		r = new(rows)
+	}
+	c.spareInUse = c.spareInUse || r == &c.spareRows
+	*r = rows{c: c, pc: pc, inner: inner, ctx: ctx, sr: spanRows{span: sp}, cs: cs}
+	if cs != nil {
+		cs.open++
+	}
+	return r
+}

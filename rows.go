@@ -5,8 +5,6 @@ import (
 	"database/sql/driver"
 	"io"
 	"reflect"
-
-	"github.com/sqlpool/sqlpool/internal/tracing"
 )
 
 // rows wraps the inner rows when something must see them (plainRows says
@@ -42,26 +40,6 @@ type rows struct {
 	closed bool
 	eof    bool     // Next reached the end: the result was read whole
 	sr     spanRows // the query's span, ended at Close
-}
-
-// wrapRows records that statement opened inner and returns the wrapper,
-// reusing the connection's spare one when it is free: most connections
-// have one result open at a time, and a query should not allocate for it.
-// Not inlined, so the frames opStack skips are known.
-//
-//go:noinline
-func (c *conn) wrapRows(ctx context.Context, pc *pconn, inner driver.Rows, statement string, sp tracing.Span, cs *cachedStmt) driver.Rows {
-	pc.borrow.Rows(c.lk.opStack(1), statement)
-	r := &c.spareRows
-	if c.spareInUse {
-		r = new(rows)
-	}
-	c.spareInUse = c.spareInUse || r == &c.spareRows
-	*r = rows{c: c, pc: pc, inner: inner, ctx: ctx, sr: spanRows{span: sp}, cs: cs}
-	if cs != nil {
-		cs.open++
-	}
-	return r
 }
 
 // use brackets a call into the inner rows (see conn.enter); false means the
