@@ -59,6 +59,7 @@ type Resource[T any] struct {
 	pool      *Pool[T]
 	createdAt time.Time
 	expiresAt time.Time // zero: never expires
+	gen       uint64    // Pool.gen when its construction was asked for
 
 	// Guarded by pool.mu.
 	state      resState
@@ -109,13 +110,16 @@ const (
 	ReasonClosed                         // the pool closed
 	ReasonReclaimed                      // DestroyReclaimed (taken back from its holder)
 	ReasonRetired                        // Resource.Retire, or a Check that returned ErrRetire
+	ReasonReset                          // made before the last Reset
+	ReasonResized                        // over MaxSize after SetMaxSize lowered it
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed", "retired"}
+var reasonNames = [numReasons]string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed", "retired", "reset", "resized"}
 
 // String returns the reason's name as Stat reports it: "broken", "lifetime",
-// "idle", "check_failed", "closed", "reclaimed" or "retired".
+// "idle", "check_failed", "closed", "reclaimed", "retired", "reset" or
+// "resized".
 func (r DestroyReason) String() string {
 	if r < numReasons {
 		return reasonNames[r]
@@ -169,6 +173,7 @@ type Pool[T any] struct {
 	rechecks   []*Resource[T]                   // taken out of the idle list by Recheck, to be checked (stateChecking)
 	recheck    bool                             // a goroutine is checking rechecks
 	rechecking int                              // resources taken out by Recheck and not back yet: queued or being checked
+	gen        uint64                           // incremented by Reset; a resource of an older generation is not handed out again
 	stats      Stat                             // cumulative counters; gauges are computed in Stat
 
 	// For AppendResources only (resources.go): touched only when a
@@ -196,7 +201,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 	}
 	p := &Pool[T]{cfg: cfg, healthStop: make(chan struct{})}
 	p.closeCtx, p.cancelClose = context.WithCancel(context.Background())
-	p.stats.MaxSize = cfg.MaxSize
+	p.stats.MaxSize, p.stats.MinSize, p.stats.MinIdle = cfg.MaxSize, cfg.MinSize, cfg.MinIdle
 	if cfg.HealthCheckPeriod > 0 {
 		p.wg.Add(1)
 		go p.healthLoop()
@@ -254,9 +259,9 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 				}
 				// Counted only once it passed: a resource that failed its
 				// check is not an Acquire, the one that replaces it is.
-				p.mu.Lock()
-				p.stats.AcquireCount++
-				p.mu.Unlock()
+				if !p.countCheckedLocked(r) {
+					continue
+				}
 			}
 			return r, nil
 		}
@@ -283,11 +288,42 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 			}
 			continue
 		}
-		p.mu.Lock()
-		p.stats.AcquireCount++
-		p.mu.Unlock()
+		if !p.countCheckedLocked(r) {
+			continue
+		}
 		return r, nil
 	}
+}
+
+// countCheckedLocked counts the Acquire of r, which just passed its check,
+// and reports true; or, if Reset or SetMaxSize made r unfit while it was being
+// checked, destroys it and reports false, and the caller takes another.
+// It takes the pool's lock.
+func (p *Pool[T]) countCheckedLocked(r *Resource[T]) bool {
+	p.mu.Lock()
+	if reason, unfit := p.unfitLocked(r); unfit {
+		p.markDestroyedLocked(r, reason)
+		p.fillLocked(context.Background())
+		p.mu.Unlock()
+		p.destructor(r)
+		return false
+	}
+	p.stats.AcquireCount++
+	p.mu.Unlock()
+	return true
+}
+
+// unfitLocked reports whether r, which works, must not be handed out or kept
+// idle: it was made before the last Reset, or the pool holds more than
+// MaxSize since SetMaxSize lowered it.
+func (p *Pool[T]) unfitLocked(r *Resource[T]) (DestroyReason, bool) {
+	switch {
+	case r.gen != p.gen:
+		return ReasonReset, true
+	case p.total > p.cfg.MaxSize:
+		return ReasonResized, true
+	}
+	return 0, false
 }
 
 // wait blocks until w is handed a resource, ctx ends, the acquire timeout
@@ -529,6 +565,10 @@ func (p *Pool[T]) release(r *Resource[T]) {
 		reason = ReasonClosed
 	case r.expiredAt(now):
 		reason = ReasonLifetime
+	default:
+		if why, unfit := p.unfitLocked(r); unfit {
+			reason = why
+		}
 	}
 	if reason != numReasons {
 		p.markDestroyedLocked(r, reason)
@@ -656,7 +696,7 @@ func (p *Pool[T]) startLocked(ctx context.Context, n int) {
 		p.creating++
 		p.dialing = append(p.dialing, requested)
 		p.wg.Add(1)
-		go p.construct(cctx, requested)
+		go p.construct(cctx, requested, p.gen)
 	}
 }
 
@@ -669,7 +709,7 @@ func (p *Pool[T]) retryConstruct() {
 
 // construct runs the Constructor for a slot already counted in total and
 // creating, and hands the result to a waiter or the idle list.
-func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
+func (p *Pool[T]) construct(ctx context.Context, requested time.Time, gen uint64) {
 	defer p.wg.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -720,7 +760,7 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 	p.failSince, p.lastErr, p.permErr, p.backoff, p.timedOut = time.Time{}, nil, nil, 0, false
 	p.stats.CreatedCount++
 	p.stats.CreateDuration += now.Sub(start)
-	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now, allIdx: -1}
+	r := &Resource[T]{value: v, pool: p, createdAt: now, releasedAt: now, verifiedAt: now, gen: gen, allIdx: -1}
 	if p.cfg.MaxLifetime > 0 {
 		life := p.cfg.MaxLifetime
 		if p.cfg.MaxLifetimeJitter > 0 {
@@ -728,8 +768,16 @@ func (p *Pool[T]) construct(ctx context.Context, requested time.Time) {
 		}
 		r.expiresAt = now.Add(life)
 	}
+	reason, unfit := p.unfitLocked(r)
 	if p.closed {
-		p.markDestroyedLocked(r, ReasonClosed)
+		reason, unfit = ReasonClosed, true
+	}
+	if unfit {
+		// Made for the pool as it was before a Reset or a smaller
+		// SetMaxSize: not handed out. A waiter it was meant for gets the
+		// next one.
+		p.markDestroyedLocked(r, reason)
+		p.fillLocked(context.Background())
 		p.mu.Unlock()
 		p.destructor(r)
 		return
@@ -893,8 +941,13 @@ func (p *Pool[T]) checkTaken(r *Resource[T], last, recheck bool) {
 		p.destructor(r)
 		return
 	}
+	reason, unfit := p.unfitLocked(r)
 	if p.closed {
-		p.markDestroyedLocked(r, ReasonClosed)
+		reason, unfit = ReasonClosed, true
+	}
+	if unfit {
+		p.markDestroyedLocked(r, reason)
+		p.fillLocked(context.Background())
 		p.mu.Unlock()
 		p.destructor(r)
 		return

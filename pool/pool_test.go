@@ -330,7 +330,7 @@ func TestDestroyReasonStringNamesEveryReason(t *testing.T) {
 	for _, r := range DestroyReasons() {
 		got = append(got, r.String())
 	}
-	want := []string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed", "retired"}
+	want := []string{"broken", "lifetime", "idle", "check_failed", "closed", "reclaimed", "retired", "reset", "resized"}
 	if !slices.Equal(got, want) {
 		t.Errorf("DestroyReasons: got %v, want %v", got, want)
 	}

@@ -4,7 +4,9 @@ import "time"
 
 // Stat is a snapshot of a pool: gauges as of the call and counters since New.
 type Stat struct {
-	MaxSize      int // Config.MaxSize
+	MaxSize      int // Config.MaxSize, or the last SetMaxSize
+	MinSize      int // Config.MinSize, or the last SetMinSize
+	MinIdle      int // Config.MinIdle (lowered to MaxSize by SetMaxSize)
 	Total        int // resources open or being made
 	Idle         int // resources in the idle list
 	InUse        int // resources handed out (or being checked)
