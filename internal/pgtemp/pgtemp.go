@@ -42,6 +42,71 @@ type Server struct {
 // and returns when it accepts connections. As root, the server runs as the
 // postgres user, since PostgreSQL refuses to run as root.
 func Start(opts Options) (*Server, error) {
+	p, err := newServer()
+	if err != nil {
+		return nil, err
+	}
+	data := p.DataDir()
+	if out, err := p.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
+		p.remove()
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	for name, content := range opts.Files {
+		path := filepath.Join(data, name)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			p.remove()
+			return nil, err
+		}
+		if err := os.Chmod(path, 0o600); err != nil { // WriteFile keeps the mode of a file initdb made
+			p.remove()
+			return nil, err
+		}
+		if err := p.Chown(path); err != nil {
+			p.remove()
+			return nil, err
+		}
+	}
+	if err := p.start(opts.Settings); err != nil {
+		p.remove()
+		return nil, err
+	}
+	return p, nil
+}
+
+// StartStandby makes a streaming-replication standby of primary, whose
+// pg_hba.conf must let it replicate (initdb's, which Start keeps unless
+// Options.Files replaces it, does): pg_basebackup -R into a new temporary
+// directory, started on a free port of its own. It returns when the
+// standby accepts (read-only) connections; Promote makes it a primary.
+func StartStandby(primary *Server) (*Server, error) {
+	p, err := newServer()
+	if err != nil {
+		return nil, err
+	}
+	src := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres", primary.port)
+	if out, err := p.run("pg_basebackup", "-D", p.DataDir(), "-R", "-X", "stream", "-c", "fast", "-d", src); err != nil {
+		p.remove()
+		return nil, fmt.Errorf("pg_basebackup: %w\n%s", err, out)
+	}
+	if err := p.start(nil); err != nil {
+		p.remove()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Promote makes a standby the primary (pg_ctl promote) and returns when it
+// accepts writes.
+func (p *Server) Promote() error {
+	if out, err := p.run("pg_ctl", "-D", p.DataDir(), "-w", "promote"); err != nil {
+		return fmt.Errorf("pg_ctl promote: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// newServer makes the temporary directory, owned by the server's user, and
+// picks a port.
+func newServer() (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -69,40 +134,25 @@ func Start(opts Options) (*Server, error) {
 		p.remove()
 		return nil, err
 	}
-	data := p.DataDir()
-	if out, err := p.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"); err != nil {
-		p.remove()
-		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
-	}
-	for name, content := range opts.Files {
-		path := filepath.Join(data, name)
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			p.remove()
-			return nil, err
-		}
-		if err := os.Chmod(path, 0o600); err != nil { // WriteFile keeps the mode of a file initdb made
-			p.remove()
-			return nil, err
-		}
-		if err := p.Chown(path); err != nil {
-			p.remove()
-			return nil, err
-		}
-	}
-	o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", p.port, dir)
-	names := make([]string, 0, len(opts.Settings))
-	for k := range opts.Settings {
+	return p, nil
+}
+
+// start starts the server in the data directory with settings, and returns
+// when it accepts connections.
+func (p *Server) start(settings map[string]string) error {
+	o := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300", p.port, p.dir)
+	names := make([]string, 0, len(settings))
+	for k := range settings {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		o += fmt.Sprintf(" -c %s=%s", k, opts.Settings[k])
+		o += fmt.Sprintf(" -c %s=%s", k, settings[k])
 	}
-	if out, err := p.run("pg_ctl", "-D", data, "-o", o, "-l", p.LogFile(), "-w", "start"); err != nil {
-		p.remove()
-		return nil, fmt.Errorf("pg_ctl start: %w\n%s", err, out)
+	if out, err := p.run("pg_ctl", "-D", p.DataDir(), "-o", o, "-l", p.LogFile(), "-w", "start"); err != nil {
+		return fmt.Errorf("pg_ctl start: %w\n%s", err, out)
 	}
-	return p, nil
+	return nil
 }
 
 // URL is the server's postgres database as user postgres, without TLS.
