@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 )
@@ -265,30 +266,45 @@ func callValuerValue(vr driver.Valuer) (v driver.Value, err error) {
 	return vr.Value()
 }
 
+// errNoValue is queryValue's error for a statement that did not return one
+// value in one row, of a type it can show as text.
+var errNoValue = errors.New("sqlpool: the statement returned no single value")
+
 // queryValue returns the one value of the one row q returns on ic, as text.
-func queryValue(ctx context.Context, ic driver.Conn, q string) (string, bool) {
+func queryValue(ctx context.Context, ic driver.Conn, q string) (string, error) {
 	qc, ok := ic.(driver.QueryerContext)
 	if !ok {
-		return "", false
+		return "", errNoValue
 	}
 	rows, err := qc.QueryContext(ctx, q, nil)
 	if err != nil {
-		return "", false
+		return "", err
 	}
 	defer rows.Close()
 	dest := make([]driver.Value, len(rows.Columns()))
-	if len(dest) != 1 || rows.Next(dest) != nil {
-		return "", false
+	if len(dest) != 1 {
+		return "", errNoValue
+	}
+	if err := rows.Next(dest); err != nil {
+		if err == io.EOF {
+			return "", errNoValue
+		}
+		return "", err
 	}
 	switch v := dest[0].(type) {
 	case string:
-		return v, true
+		return v, nil
 	case []byte:
-		return string(v), true
+		return string(v), nil
 	case int64:
-		return strconv.FormatInt(v, 10), true
+		return strconv.FormatInt(v, 10), nil
 	case uint64:
-		return strconv.FormatUint(v, 10), true
+		return strconv.FormatUint(v, 10), nil
+	case bool:
+		if v {
+			return "1", nil
+		}
+		return "0", nil
 	}
-	return "", false
+	return "", errNoValue
 }

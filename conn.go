@@ -238,15 +238,17 @@ func (c *conn) exit() { c.lk.exit(&c.pc.borrow) }
 
 // noteErr inspects an operation's error. A connection-level failure (the
 // inner driver says driver.ErrBadConn, or its Validator says the connection
-// is gone) marks the binding broken, so the physical connection is destroyed
+// is gone, or the server said it is read-only or ending the session: see
+// evicts) marks the binding broken, so the physical connection is destroyed
 // rather than reused, and makes the pool ping every idle connection before
-// its next use: when the server went away, the others are likely gone too.
-// A failure caused by the caller's context only breaks this connection.
+// its next use: when the server went away or was demoted, the others are
+// likely gone too. The error reaches the application as it is. A failure
+// caused by the caller's context only breaks this connection.
 func (c *conn) noteErr(ctx context.Context, err error) error {
 	if err == nil || err == driver.ErrSkip || c.pc == nil {
 		return err
 	}
-	if errors.Is(err, driver.ErrBadConn) || c.pc.invalid() {
+	if errors.Is(err, driver.ErrBadConn) || c.pc.invalid() || !c.ps.scoped && evicts(err, c.ps.evict) {
 		c.broken = true
 		if ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 			c.ps.pool.SuspectIdle()

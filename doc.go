@@ -49,6 +49,8 @@
 //	pool_ping_idle_after: a duration, 0 or more; 0 pings before every hand-out (default 1s)
 //	pool_ping_timeout: a duration (5s, 500ms), 0 or more; 0 turns it off (default 5s)
 //	pool_validation_query: a statement; empty for driver.Pinger only (default none)
+//	pool_require_writable: true or false (default false)
+//	pool_evict_codes: server error codes, separated by "," (default none)
 //	pool_reuse: lifo or fifo (default lifo)
 //	pool_stmt_cache_size: a whole number, 0 or more (default 256, 0 for SQLite)
 //	pool_leak_threshold: a duration (30s, 5m), 0 or more; 0 turns it off (default 2m)

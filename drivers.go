@@ -173,6 +173,13 @@ func permanentDialError(k driverKind, err error) bool {
 	if err == nil {
 		return false
 	}
+	// A read-only server (pool_require_writable) is what a failover leaves
+	// behind for a while; a credentials hook (WithBeforeConnect) asks a
+	// service that may be down for as long.
+	var hook *beforeConnectError
+	if errors.Is(err, errReadOnly) || errors.As(err, &hook) {
+		return false
+	}
 	switch k {
 	case kindLibPQ, kindPgx:
 		if code, ok := sqlState(err); ok {

@@ -35,6 +35,8 @@ type config struct {
 	pingIdleAfter         time.Duration           // pool_ping_idle_after; 0 means ping before every hand-out; < 0 (Go only) never
 	pingTimeout           time.Duration           // pool_ping_timeout; 0 means no timeout
 	validationQuery       string                  // pool_validation_query; "" means use driver.Pinger only
+	requireWritable       bool                    // pool_require_writable: every validation also checks that the server accepts writes (failover.go)
+	evictCodes            []string                // pool_evict_codes: server error codes, besides evictSQLStates and evictMySQLErrors, that destroy their connection
 	leakThreshold         time.Duration           // pool_leak_threshold; 0 means leak detection is off
 	leakReclaim           bool                    // pool_leak_reclaim: close a leaked connection's physical connection
 	onLeak                func(leakdetect.Report) // Go only; nil means log only
@@ -47,6 +49,10 @@ type config struct {
 	resetQuery   string                                         // pool_reset_query; "" means the database's own reset (PostgreSQL: DISCARD ALL; others: a new connection)
 	initSQL      []string                                       // pool_init_sql: statements run on every new session, in order; nil means none
 	afterConnect func(ctx context.Context, c driver.Conn) error // Go only; nil means none; runs after initSQL
+
+	// beforeConnect (Go only) returns the inner DSN each dial uses; nil
+	// means the DSN as opened.
+	beforeConnect func(ctx context.Context, innerDSN string) (string, error)
 
 	// OpenTelemetry (telemetry.go).
 	tracingOff     bool                 // pool_tracing=false: no spans, no metrics
@@ -190,6 +196,41 @@ func WithPingTimeout(d time.Duration) Option {
 // driver has no driver.Pinger (pool_validation_query), for example "SELECT 1".
 // Default none: driver.Pinger only.
 func WithValidationQuery(q string) Option { return func(c *config) { c.validationQuery = q } }
+
+// WithRequireWritable makes every validation of a connection also check
+// that its server accepts writes (pool_require_writable=true): the pre-ping
+// of an idle connection, the keepalive, the check of the whole pool after a
+// connection failed, and each new dial. A connection to a read-only server
+// (a standby, or a demoted primary after a failover) is closed, not handed
+// out, and dials go on, with the pool's backoff, until one reaches a
+// writable server. It asks PostgreSQL for pg_is_in_recovery() and
+// transaction_read_only, MySQL and MariaDB for @@global.read_only and
+// @@global.innodb_read_only, as the ping's one round trip. Default false.
+func WithRequireWritable(on bool) Option { return func(c *config) { c.requireWritable = on } }
+
+// WithEvictCodes adds server error codes to those that close the connection
+// an operation failed on, and make the pool check the idle ones before
+// their next use (pool_evict_codes): PostgreSQL SQLSTATEs (five
+// characters) or classes (two), MySQL error numbers. The read-only and
+// connection-fatal codes are always evicted ([Failover] in the README lists
+// them). Default none.
+func WithEvictCodes(codes ...string) Option {
+	return func(c *config) { c.evictCodes = slices.Clone(codes) }
+}
+
+// WithBeforeConnect sets a function that returns the inner DSN each new
+// physical connection dials with, given the DSN the pool was opened with:
+// the home of credentials that expire (an IAM authentication token, a
+// Vault lease as the password). It runs on the goroutine that dials, with
+// the dial's context (bounded by pool_acquire_timeout); an error fails
+// that dial, which the pool retries with its backoff. Connections already
+// open keep the credentials they dialed with: call Reset to replace them
+// at once. It works for every driver that sqlpool opens by name; a
+// connector given to Wrap dials as it is configured (pgx's stdlib has
+// OptionBeforeConnect for that). Default none.
+func WithBeforeConnect(f func(ctx context.Context, innerDSN string) (string, error)) Option {
+	return func(c *config) { c.beforeConnect = f }
+}
 
 // WithLeakThreshold sets how long an application may hold a connection before
 // it is reported as a leak (pool_leak_threshold); 0 turns leak detection off.
@@ -359,6 +400,8 @@ const (
 	sPingIdleAfter
 	sPingTimeout
 	sValidationQuery
+	sRequireWritable
+	sEvictCodes
 	sReuse
 	sStmtCacheSize
 	sLeakThreshold
@@ -371,6 +414,7 @@ const (
 	sResetQuery
 	sInitSQL
 	sAfterConnect
+	sBeforeConnect
 	sTracing
 	sQueryText
 	sSQLCommenter

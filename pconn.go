@@ -140,6 +140,16 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 		ic.Close()
 		return nil, redact.Error(err, ps.secrets)
 	}
+	if ps.cfg.requireWritable {
+		if err, late := ps.checkWritable(ctx, ic); err != nil {
+			if late != nil {
+				go func() { <-late; ic.Close() }()
+			} else {
+				ic.Close()
+			}
+			return nil, redact.Error(err, ps.secrets)
+		}
+	}
 	pc := newPconn(ic, ps)
 	pc.sqlPrepared = ps.initPrepares
 	if n := ps.stmtCacheSize(ctx, ic); n > 0 {
@@ -176,6 +186,17 @@ type outcome[T any] struct {
 	err error
 }
 
+// mapOutcome is late as a channel of outcome[struct{}], which pconn.pinging
+// holds, for a bounded call of another type.
+func mapOutcome[T any](late <-chan outcome[T]) <-chan outcome[struct{}] {
+	ch := make(chan outcome[struct{}], 1)
+	go func() {
+		r := <-late
+		ch <- outcome[struct{}]{err: r.err}
+	}()
+	return ch
+}
+
 // bounded runs f, and returns when f does or when ctx ends, whichever is
 // first, even if f ignores ctx. When ctx ended first, the outcome holds
 // ctx's cause, and late receives f's own outcome once f returns (whatever
@@ -208,7 +229,17 @@ func (ps *poolState) ping(ctx context.Context, pc *pconn) error {
 	if pc.dirty.Load() {
 		// The session must be reset before its next hand-out: the reset is a
 		// round trip that proves the connection works, as the ping would.
-		return ps.resetSession(ctx, pc)
+		if err := ps.resetSession(ctx, pc); err != nil || !ps.cfg.requireWritable {
+			return err
+		}
+	}
+	if ps.cfg.requireWritable {
+		// The question is a round trip too, in place of the ping.
+		err, late := ps.checkWritable(ctx, pc.inner)
+		if late != nil {
+			pc.pinging = mapOutcome(late)
+		}
+		return err
 	}
 	var f func(context.Context) error
 	if p, ok := pc.inner.(driver.Pinger); ok {
@@ -256,9 +287,9 @@ func (ps *poolState) stmtCacheSize(ctx context.Context, ic driver.Conn) int {
 		return n
 	}
 	ps.stmtLimitOnce.Do(func() {
-		v, ok := queryValue(ctx, ic, "SELECT @@GLOBAL.max_prepared_stmt_count")
-		limit, err := strconv.Atoi(v)
-		if !ok || err != nil || limit < 0 {
+		v, err := queryValue(ctx, ic, "SELECT @@GLOBAL.max_prepared_stmt_count")
+		limit, perr := strconv.Atoi(v)
+		if err != nil || perr != nil || limit < 0 {
 			return // unknown: keep the setting
 		}
 		ps.stmtLimit.Store(int64(limit/2/ps.cfg.maxConns) + 1)

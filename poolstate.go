@@ -43,6 +43,7 @@ type poolState struct {
 	stmtLimit     atomic.Int64
 	stmtLimitOnce sync.Once
 	resetCount    atomic.Int64
+	evict         map[string]bool // pool_evict_codes (failover.go)
 
 	key      string // registry key; "" for a pool of one connector's own
 	identity string // driver name and DSN of a shared pool, which every sharer must have
@@ -74,6 +75,10 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 	if ps.name == "" {
 		ps.name = fmt.Sprintf("%s#%d", o.innerName, poolSeq.Add(1))
 	}
+	if cfg.requireWritable && o.kind.readOnlyQuery() == "" {
+		return nil, fmt.Errorf("sqlpool: pool_require_writable=true: sqlpool knows how to ask PostgreSQL, MySQL and MariaDB whether they accept writes, not %s; drop pool_require_writable", o.innerName)
+	}
+	ps.evict = evictSet(cfg.evictCodes)
 	ps.initSQL = initBatches(o.kind, cfg.initSQL)
 	ps.watchPrepare = ps.resets && o.kind.postgres()
 	ps.initPrepares = ps.watchPrepare && slices.ContainsFunc(cfg.initSQL, mayPrepare)

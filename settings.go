@@ -48,6 +48,8 @@ type setting struct {
 type inForce struct {
 	cfg       *config
 	name      string
+	maxConns  int                   // pool_max_conns in force, after SetMaxConns
+	minConns  int                   // pool_min_conns in force, after SetMinConns
 	stmtLimit int64                 // the server's bound on the statement cache, 0 if none
 	statement func(q string) string // a statement setting as shown; "" when unset
 }
@@ -59,14 +61,14 @@ var settings = [numSettings]setting{
 		values: "a whole number, 1 to 100000",
 		doc:    "hard cap on physical connections, idle, in use and being dialed; at most 100000",
 		parse:  intParam(func(c *config) *int { return &c.maxConns }), emptyHint: "e.g. pool_max_conns=10",
-		show: func(v inForce) string { return strconv.Itoa(v.cfg.maxConns) },
+		show: func(v inForce) string { return strconv.Itoa(v.maxConns) },
 	},
 	sMinConns: {
 		param: "pool_min_conns", option: "WithMinConns", def: "0",
 		values: "a whole number, 0 to pool_max_conns",
 		doc:    "connections kept open by the health check",
 		parse:  intParam(func(c *config) *int { return &c.minConns }), emptyHint: "e.g. pool_min_conns=2",
-		show: func(v inForce) string { return strconv.Itoa(v.cfg.minConns) },
+		show: func(v inForce) string { return strconv.Itoa(v.minConns) },
 	},
 	sMinIdleConns: {
 		param: "pool_min_idle_conns", option: "WithMinIdleConns", def: "0",
@@ -131,6 +133,20 @@ var settings = [numSettings]setting{
 		// overrides WithValidationQuery.
 		parse: stringParam(func(c *config) *string { return &c.validationQuery }),
 		show:  func(v inForce) string { return v.statement(v.cfg.validationQuery) },
+	},
+	sRequireWritable: boolSetting("pool_require_writable", "WithRequireWritable", "`false`",
+		"`true`: every validation (pre-ping, keepalive, new dial) also checks that the server accepts writes, and a connection to a read-only one is closed ([Failover](#failover))",
+		func(c *config) *bool { return &c.requireWritable }),
+	sEvictCodes: {
+		param: "pool_evict_codes", option: "WithEvictCodes", def: "none",
+		values: "server error codes, separated by \",\"",
+		doc:    "server error codes, separated by `,` (SQLSTATEs, SQLSTATE classes, MySQL error numbers), that also close the connection they came on, besides the read-only and connection-fatal ones ([Failover](#failover))",
+		parse: func(s *setting, c *config, v string) error {
+			c.evictCodes = strings.Split(v, ",")
+			return nil
+		},
+		emptyHint: "e.g. pool_evict_codes=40001,1205",
+		show:      func(v inForce) string { return strings.Join(v.cfg.evictCodes, ",") },
 	},
 	sReuse: {
 		param: "pool_reuse", option: "WithFIFOReuse", def: "`lifo`",
@@ -217,6 +233,10 @@ var settings = [numSettings]setting{
 	sAfterConnect: {
 		option: "WithAfterConnect", def: "none",
 		doc: "a function given the driver's connection after each dial and each reset, after `pool_init_sql`",
+	},
+	sBeforeConnect: {
+		option: "WithBeforeConnect", def: "none",
+		doc: "a function that returns the inner DSN each dial uses: fresh credentials per connection ([Failover](#failover))",
 	},
 	sTracing: {
 		param: "pool_tracing", option: "WithTracing", def: "`true`",
@@ -491,6 +511,11 @@ func (c *config) validate() error {
 		return fmt.Errorf("sqlpool: pool_leak_reclaim=true needs leak detection; set pool_leak_threshold > 0 (e.g. pool_leak_threshold=5m) or drop pool_leak_reclaim")
 	case c.resetQuery != "" && !c.resetSession:
 		return fmt.Errorf("sqlpool: pool_reset_query is set but pool_reset_session=false turns session resets off; drop one of them")
+	}
+	for _, code := range c.evictCodes {
+		if !evictCodeSyntax.MatchString(normalCode(code)) {
+			return fmt.Errorf("sqlpool: pool_evict_codes: %q is not a server error code; write SQLSTATEs (40001), SQLSTATE classes (40) or MySQL error numbers (1205), separated by \",\"", echoParam(code))
+		}
 	}
 	for i := range settings {
 		if s := &settings[i]; s.dur != nil && *s.dur(c) < 0 {

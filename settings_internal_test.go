@@ -1,6 +1,7 @@
 package sqlpool
 
 import (
+	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -36,9 +37,18 @@ func readmeSettingsTable(t *testing.T) string {
 	return table.String()
 }
 
+// update rewrites the README's settings table and doc.go's list of DSN
+// parameters from settings.go: go test -run Settings -update.
+var update = flag.Bool("update", false, "rewrite README.md's settings table and doc.go's parameter list from settings.go")
+
 func TestREADMESettingsTableIsTheTableOfSettings(t *testing.T) {
-	if got, want := readmeSettingsTable(t), settingsTable(); got != want {
-		t.Errorf("README.md's settings table differs from settings.go's; replace it with:\n\n%s", want)
+	got, want := readmeSettingsTable(t), settingsTable()
+	if got != want && *update {
+		rewriteFile(t, "README.md", got, want)
+		return
+	}
+	if got != want {
+		t.Errorf("README.md's settings table differs from settings.go's (go test -run Settings -update rewrites it); replace it with:\n\n%s", want)
 	}
 }
 
@@ -47,9 +57,48 @@ func TestPackageDocListsEveryDSNParameter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := settingsDoc(); !strings.Contains(string(b), want) {
-		t.Errorf("doc.go does not list the DSN parameters as settings.go has them; the list is:\n\n%s", want)
+	want := settingsDoc()
+	if !strings.Contains(string(b), want) && *update {
+		rewriteFile(t, "doc.go", docParamList(t, string(b)), want)
+		return
 	}
+	if !strings.Contains(string(b), want) {
+		t.Errorf("doc.go does not list the DSN parameters as settings.go has them (go test -run Settings -update rewrites it); the list is:\n\n%s", want)
+	}
+}
+
+// docParamList returns doc.go's list of DSN parameters: its run of lines
+// that start with "//\tpool_".
+func docParamList(t *testing.T, doc string) string {
+	t.Helper()
+	var b strings.Builder
+	for line := range strings.Lines(doc) {
+		if strings.HasPrefix(line, "//\tpool_") {
+			b.WriteString(line)
+		} else if b.Len() > 0 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		t.Fatal("doc.go has no list of DSN parameters (lines starting with \"//\\tpool_\")")
+	}
+	return b.String()
+}
+
+// rewriteFile replaces old, which must be in the file once, by new.
+func rewriteFile(t *testing.T, name, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(b), old) != 1 {
+		t.Fatalf("%s: the text to rewrite is not there exactly once", name)
+	}
+	if err := os.WriteFile(name, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s rewritten", name)
 }
 
 // TestSettingsShowTheDefaultsTheTableSays holds the table's defaults to

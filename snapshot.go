@@ -275,7 +275,11 @@ func (ps *poolState) statementText(query string) string {
 // settingsInForce returns the pool's settings in force, defaults included,
 // as DSN parameters, in the README's order.
 func (ps *poolState) settingsInForce() []Setting {
-	v := inForce{cfg: &ps.cfg, name: ps.name, stmtLimit: ps.stmtLimit.Load(), statement: ps.shownStatement}
+	v := inForce{cfg: &ps.cfg, name: ps.name, maxConns: ps.cfg.maxConns, minConns: ps.cfg.minConns, stmtLimit: ps.stmtLimit.Load(), statement: ps.shownStatement}
+	if ps.pool != nil { // SetMaxConns and SetMinConns change these at run time
+		st := ps.pool.Stat()
+		v.maxConns, v.minConns = st.MaxSize, st.MinSize
+	}
 	out := make([]Setting, 0, numSettings)
 	for i := range settings {
 		s := &settings[i]
