@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/sqlpool/sqlpool/internal/dbtarget"
 	"github.com/sqlpool/sqlpool/internal/redact"
@@ -159,6 +160,9 @@ func (s *poolSpec) open() (*poolState, error) {
 	if scoped && s.cfg.share {
 		return nil, fmt.Errorf("sqlpool: pool_share=true: this %s database lives in its connection and dies with it, so no two sql.DBs can share it; drop pool_share and pass one *sql.DB around", s.innerName)
 	}
+	if s.cfg.beforeConnect != nil {
+		inner = &beforeConnector{hook: s.cfg.beforeConnect, dsn: s.clean, name: s.innerName, drv: drv, lastDSN: s.clean, last: inner}
+	}
 	return pools.openPool(poolOrigin{
 		innerName: s.innerName,
 		kind:      k,
@@ -252,6 +256,9 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.beforeConnect != nil {
+		return nil, errors.New("sqlpool: WithBeforeConnect rewrites the DSN of a driver sqlpool opens by name, and a connector given to Wrap dials as it was configured; use the driver's own hook (pgx: stdlib.OptionBeforeConnect) or NewConnector with a DSN")
+	}
 	k := kindOf(inner.Driver())
 	cfg.forDriver(k)
 	name := fmt.Sprintf("%T", inner.Driver())
@@ -261,3 +268,62 @@ func Wrap(inner driver.Connector, opts ...Option) (*Connector, error) {
 	}
 	return &Connector{ps: ps, drv: &Driver{name: DriverName}}, nil
 }
+
+// beforeConnector dials each connection with the DSN WithBeforeConnect
+// returns for it, through the inner driver's connector for that DSN, which
+// it keeps while the DSN stays the same (a token valid for minutes serves
+// many dials).
+type beforeConnector struct {
+	hook func(ctx context.Context, innerDSN string) (string, error)
+	dsn  string // the inner DSN the pool was opened with, which the hook is given
+	name string // the inner driver's name, for errors
+	drv  driver.Driver
+
+	mu      sync.Mutex
+	lastDSN string // the DSN last's connector dials
+	last    driver.Connector
+}
+
+func (b *beforeConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dsn, err := b.hook(ctx, b.dsn)
+	if err != nil {
+		return nil, &beforeConnectError{redact.Error(err, redact.Secrets(b.dsn))}
+	}
+	c, err := b.connector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	ic, err := c.Connect(ctx)
+	if err != nil {
+		// The driver may quote the DSN, and its password is the hook's.
+		return ic, redact.Error(err, redact.Secrets(dsn))
+	}
+	return ic, nil
+}
+
+func (b *beforeConnector) Driver() driver.Driver { return b.drv }
+
+// connector returns the inner driver's connector for dsn.
+func (b *beforeConnector) connector(dsn string) (driver.Connector, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if dsn == b.lastDSN {
+		return b.last, nil
+	}
+	var c driver.Connector = dsnConnector{drv: b.drv, dsn: dsn}
+	if dc, ok := b.drv.(driver.DriverContext); ok {
+		var err error
+		if c, err = dc.OpenConnector(dsn); err != nil {
+			return nil, &beforeConnectError{redact.Error(fmt.Errorf("the %s driver rejected the DSN it returned: %w", b.name, err), redact.Secrets(dsn))}
+		}
+	}
+	b.lastDSN, b.last = dsn, c
+	return c, nil
+}
+
+// beforeConnectError is a dial's error that came from WithBeforeConnect's
+// function, or from the DSN it returned.
+type beforeConnectError struct{ err error }
+
+func (e *beforeConnectError) Error() string { return "sqlpool: WithBeforeConnect: " + e.err.Error() }
+func (e *beforeConnectError) Unwrap() error { return e.err }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log"
+	"net/url"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -108,4 +109,57 @@ func ExamplePoolParams() {
 	fmt.Println(params["pool_max_conns"], lifetime, jitterSet)
 	// Output:
 	// 20 30m0s false
+}
+
+// fetchToken stands for a credential service: an IAM authentication token
+// for RDS, a Vault lease, a file a sidecar rewrites.
+func fetchToken(context.Context) (string, error) { return "token-valid-for-15-minutes", nil }
+
+// A password that expires goes in a WithBeforeConnect hook: every dial
+// asks for the current one, so connections made after a rotation use it
+// while connections already open carry on with theirs. After the old
+// password is revoked, sqlpool.Reset replaces the open connections too.
+// failover_pg_test.go rotates a real server's password (ALTER ROLE …
+// PASSWORD) between dials this way.
+func ExampleWithBeforeConnect() {
+	ctr, err := sqlpool.NewConnector("pgx:postgres://app@db.internal:5432/orders?sslmode=require&pool_max_conns=20",
+		sqlpool.WithBeforeConnect(func(ctx context.Context, innerDSN string) (string, error) {
+			token, err := fetchToken(ctx)
+			if err != nil {
+				return "", err // this dial fails; the pool retries with its backoff
+			}
+			u, err := url.Parse(innerDSN)
+			if err != nil {
+				return "", err
+			}
+			u.User = url.UserPassword(u.User.Username(), token)
+			return u.String(), nil
+		}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	db := sql.OpenDB(ctr)
+	defer db.Close()
+
+	// After the credentials changed, a DNS switch or a planned failover:
+	// every later operation runs on a connection dialed after this.
+	if err := sqlpool.Reset(db); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// After a failover behind a stable address, the old primary may stay
+// reachable as a read-only server: with pool_require_writable=true, every
+// check of a connection (the pre-ping, the keepalive, each dial) also asks
+// whether the server accepts writes, and a connection to one that does not
+// is closed instead of handed out. SetMaxConns changes the cap at run time.
+func ExampleSetMaxConns() {
+	db, err := sql.Open("sqlpool", "pgx:postgres://app@db.internal:5432/orders?pool_require_writable=true&pool_max_conns=10")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := sqlpool.SetMaxConns(db, 40); err != nil { // a traffic peak
+		log.Fatal(err)
+	}
 }
