@@ -53,7 +53,7 @@ func TestReliabilityQuick(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	if err := WriteReliability(&b, Header{Command: "scripts/reliability", Date: time.Now()}, r, runs, []FuzzRun{
+	if err := WriteReliability(&b, Header{Command: "scripts/reliability", Date: time.Now()}, r, runs, nil, nil, []FuzzRun{
 		{Package: ".", Target: "FuzzParseDSN", Time: time.Second, Execs: "10", Interesting: "1", Passed: true},
 	}); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,9 @@
 //   - BlackHoleAll: every proxied connection stays open but carries nothing
 //     more, either way, as when a network path or a host dies silently: no
 //     FIN, no RST, reads hang until a timeout.
+//   - SetTarget: new connections go to another server while the open ones
+//     stay where they are, as a DNS name, a virtual IP or a Kubernetes
+//     Service moved to a new primary after a failover.
 //
 // Every connection goes through one accept loop and one handler (serve), and
 // its bytes through one copy loop per direction (pipe): faults that shape
@@ -47,7 +50,7 @@ const dialTimeout = 5 * time.Second
 // Proxy is a fault-injecting TCP proxy to one target address. Its methods are
 // safe for concurrent use. Create one with Start.
 type Proxy struct {
-	target string
+	target atomic.Pointer[string] // where new connections go (SetTarget)
 	ln     net.Listener
 	ctx    context.Context // done when Close begins; bounds target dials
 	cancel context.CancelFunc
@@ -95,7 +98,8 @@ func New(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: listen: %w", err)
 	}
-	p := &Proxy{target: target, ln: ln, links: map[*link]struct{}{}, refusing: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, links: map[*link]struct{}{}, refusing: map[net.Conn]struct{}{}}
+	p.target.Store(&target)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.wg.Add(1)
 	go p.acceptLoop()
@@ -105,6 +109,10 @@ func New(target string) (*Proxy, error) {
 // Addr returns the address clients dial: 127.0.0.1 and the proxy's port,
 // which stays the same for the proxy's whole life, faults or not.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// SetTarget sends the connections accepted from now on to target
+// (host:port); those open stay with the server they reached.
+func (p *Proxy) SetTarget(target string) { p.target.Store(&target) }
 
 // Refuse switches refusing on or off. While it is on, the proxy still
 // accepts TCP connections but, without dialing the target, resets each one
@@ -262,7 +270,7 @@ func (p *Proxy) serve(l *link) {
 	defer p.wg.Done()
 	defer p.forget(l)
 	d := net.Dialer{Timeout: dialTimeout}
-	s, err := d.DialContext(p.ctx, "tcp", p.target)
+	s, err := d.DialContext(p.ctx, "tcp", *p.target.Load())
 	if err != nil {
 		// The target is down: to the client, so is the proxy. The link
 		// leaves Active now; the client is reset as a refused one.

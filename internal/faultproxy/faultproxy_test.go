@@ -132,3 +132,70 @@ func TestLatencyDelaysEveryChunkBothWaysUntilSwitchedOff(t *testing.T) {
 		}
 	}
 }
+
+// namedServer answers every line with its name, until the test ends.
+func namedServer(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadString('\n'); err != nil {
+						return
+					}
+					io.WriteString(c, name+"\n")
+				}
+			})
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestSetTargetMovesNewConnectionsAndLeavesOpenOnes(t *testing.T) {
+	old, moved := namedServer(t, "old"), namedServer(t, "new")
+	p := faultproxy.Start(t, old)
+	before, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	if got, err := roundTrip(before, "hi", 5*time.Second); err != nil || got != "old\n" {
+		t.Fatalf("before SetTarget: got %q, %v; want old", got, err)
+	}
+	p.SetTarget(moved)
+	after, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	if got, err := roundTrip(after, "hi", 5*time.Second); err != nil || got != "new\n" {
+		t.Errorf("a connection made after SetTarget: got %q, %v; want new", got, err)
+	}
+	if got, err := roundTrip(before, "hi", 5*time.Second); err != nil || got != "old\n" {
+		t.Errorf("the connection open before SetTarget: got %q, %v; want old, still", got, err)
+	}
+}

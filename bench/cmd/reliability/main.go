@@ -18,6 +18,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ import (
 func main() {
 	out := flag.String("out", "../docs", "directory to write reliability.md into")
 	quick := flag.Bool("quick", false, "a smoke run of a few seconds: proves the scenarios run, measures nothing worth reading")
-	only := flag.String("only", "", "comma-separated scenarios to run (soak,storm,cut,outage,blackhole,latency,restart); all when empty")
+	only := flag.String("only", "", "comma-separated scenarios to run (soak,storm,cut,outage,blackhole,latency,restart,failover); all when empty")
+	failoverTime := flag.Duration("failover", 10*time.Second, "how long each peer's write load runs in the failover experiment")
 	load := flag.Duration("load", 10*time.Second, "how long each fault scenario's load runs")
 	soakTime := flag.Duration("soak", time.Minute, "how long the soak runs")
 	fuzz := flag.Duration("fuzz", time.Minute, "how long each fuzz target runs; 0 skips fuzzing")
@@ -55,12 +57,19 @@ func main() {
 			args = append(args, "-"+f.Name+" "+f.Value.String())
 		}
 	})
-	if err := run(r, *out, *rev, args); err != nil {
+	f := &bench.Failover{LoadTime: *failoverTime, Log: log.Default()}
+	if *quick {
+		f.LoadTime = 3 * time.Second
+	}
+	if r.Only != nil && !slices.Contains(r.Only, "failover") {
+		f = nil
+	}
+	if err := run(r, f, *out, *rev, args); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(r *bench.Reliability, out, rev string, args []string) error {
+func run(r *bench.Reliability, f *bench.Failover, out, rev string, args []string) error {
 	ctx := context.Background()
 	start := time.Now()
 	admin, err := bench.OpenAdmin(ctx, r.PostgresURL)
@@ -71,6 +80,12 @@ func run(r *bench.Reliability, out, rev string, args []string) error {
 	runs, err := r.Run(ctx)
 	if err != nil {
 		return err
+	}
+	var failover []bench.FailoverRun
+	if f != nil {
+		if failover, err = f.Run(ctx); err != nil {
+			return err
+		}
 	}
 	var fuzz []bench.FuzzRun
 	if r.FuzzTime > 0 {
@@ -87,21 +102,21 @@ func run(r *bench.Reliability, out, rev string, args []string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(out, "reliability.md"))
+	file, err := os.Create(filepath.Join(out, "reliability.md"))
 	if err != nil {
 		return err
 	}
-	if err := bench.WriteReliability(f, h, r, runs, fuzz); err != nil {
-		f.Close()
+	if err := bench.WriteReliability(file, h, r, runs, f, failover, fuzz); err != nil {
+		file.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := file.Close(); err != nil {
 		return err
 	}
-	log.Printf("wrote %s in %v", f.Name(), time.Since(start).Round(time.Second))
+	log.Printf("wrote %s in %v", file.Name(), time.Since(start).Round(time.Second))
 	for _, fr := range fuzz {
 		if !fr.Passed {
-			return fmt.Errorf("fuzz target %s failed; see %s", fr.Target, f.Name())
+			return fmt.Errorf("fuzz target %s failed; see %s", fr.Target, file.Name())
 		}
 	}
 	return nil
