@@ -28,7 +28,7 @@ import (
 )
 
 // failoverServer starts a throwaway PostgreSQL server (pg_hba.conf: trust
-// for postgres, scram-sha-256 for every other role) and returns it with an
+// for postgres, replication too, scram-sha-256 for every other role) and returns it with an
 // admin pool on it. It skips, or fails in CI, where none can be started.
 func failoverServer(t *testing.T) (*pgtemp.Server, *sql.DB) {
 	t.Helper()
@@ -39,7 +39,7 @@ func failoverServer(t *testing.T) (*pgtemp.Server, *sql.DB) {
 		t.Skipf("skipping: %v", err)
 	}
 	srv, err := pgtemp.Start(pgtemp.Options{Files: map[string][]byte{"pg_hba.conf": []byte(
-		"local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n")}})
+		"local all all trust\nhost all postgres 127.0.0.1/32 trust\nhost replication postgres 127.0.0.1/32 trust\nhost all all 127.0.0.1/32 scram-sha-256\n")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,5 +464,47 @@ func TestFailoverRequireWritableAsksMariaDB(t *testing.T) {
 	}
 	if st := mockStat(t, db); st.CreatedCount != 1 || st.CreateErrorCount != 0 || len(mockDestroyed(st)) != 0 {
 		t.Errorf("got %d created, %d dial errors, destroyed %v; want 1, 0, none", st.CreatedCount, st.CreateErrorCount, mockDestroyed(st))
+	}
+}
+
+// TestFailoverMultiHostDSNFollowsThePrimary: a multi-host DSN with
+// target_session_attrs=read-write (lib/pq and pgx both take one) makes
+// each dial find the writable host, and pool_require_writable makes the
+// pool dial again when the one its connections reached is demoted: after
+// the failover, writes land on the promoted standby.
+func TestFailoverMultiHostDSNFollowsThePrimary(t *testing.T) {
+	primary, padmin := failoverServer(t)
+	standby, err := pgtemp.StartStandby(primary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.Stop)
+	sessionExec(t, padmin, "CREATE TABLE writes (id serial PRIMARY KEY)")
+	dsn := fmt.Sprintf("host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=postgres sslmode=disable target_session_attrs=read-write pool_require_writable=true pool_max_conns=2",
+		standby.Port(), primary.Port())
+	ctx := context.Background()
+	port := func(db *sql.DB) (int, error) {
+		var p int
+		err := db.QueryRowContext(ctx, "INSERT INTO writes DEFAULT VALUES RETURNING inet_server_port()").Scan(&p)
+		return p, err
+	}
+	dbs := map[string]*sql.DB{"postgres": sessionOpen(t, "sqlpool", "postgres:"+dsn), "pgx": sessionOpen(t, "sqlpool", "pgx:"+dsn)}
+	for name, db := range dbs {
+		if p, err := port(db); err != nil || p != primary.Port() {
+			t.Fatalf("%s: a write before the failover: port %d, %v; want the primary's, %d", name, p, err, primary.Port())
+		}
+	}
+	failoverDemote(t, padmin, true)
+	if err := standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	for name, db := range dbs {
+		testdb.WaitFor(t, name+": a write on the promoted standby", func() bool {
+			short, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			var p int
+			err := db.QueryRowContext(short, "INSERT INTO writes DEFAULT VALUES RETURNING inet_server_port()").Scan(&p)
+			return err == nil && p == standby.Port()
+		})
 	}
 }
