@@ -32,6 +32,18 @@
 // as its database/sql connection; a connect error no retry cures reaches
 // the operation at once, as the driver's own error.
 //
+// # Failover
+//
+// An operation that fails with a read-only or connection-fatal server error
+// (PostgreSQL 25006, 57P01, class 08; MySQL 1290, 1792, 1836, …) returns it
+// as it is, and its physical connection is closed rather than reused; the
+// pool then checks its idle connections. With pool_require_writable=true,
+// every check and dial also asks whether the server accepts writes, so that
+// after a failover that left the old primary up read-only no connection to
+// it is handed out. Reset retires every connection of a running pool,
+// SetMaxConns and SetMinConns resize it, and WithBeforeConnect gives each
+// dial fresh credentials.
+//
 // # DSN parameters
 //
 // The pool_* parameters, in either form of the inner DSN; the same
