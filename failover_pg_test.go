@@ -161,6 +161,36 @@ func TestFailoverRequireWritableRefusesAReadOnlySession(t *testing.T) {
 	}
 }
 
+// failoverLoad runs op back to back on n goroutines until stop is called,
+// counting the operations that succeeded; a failed one fails the test and
+// ends its goroutine.
+func failoverLoad(t *testing.T, n int, op func() error) (ops *atomic.Int64, stop func()) {
+	var (
+		done    = make(chan struct{})
+		wg      sync.WaitGroup
+		errOnce sync.Once
+	)
+	ops = new(atomic.Int64)
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := op(); err != nil {
+					errOnce.Do(func() { t.Errorf("an operation under load: %v", err) })
+					return
+				}
+				ops.Add(1)
+			}
+		})
+	}
+	var once sync.Once
+	return ops, func() { once.Do(func() { close(done); wg.Wait() }) }
+}
+
 // backendID names a physical connection on the server for good: a pid may
 // be reused once its backend is gone, a pid and its start may not.
 type backendID struct {
@@ -182,38 +212,24 @@ func TestFailoverResetUnderLoadLeavesNoOlderConnectionInUse(t *testing.T) {
 			app := testdb.AppName(t)
 			db := sessionOpen(t, "sqlpool", inner+":"+testdb.WithParams(u, "application_name", app, "pool_max_conns", "4"))
 			var (
-				after   atomic.Bool // Reset has returned
-				mu      sync.Mutex
-				old     map[backendID]bool // the server's connections of the pool just before Reset; guarded by mu
-				stale   atomic.Int64
-				ops     atomic.Int64
-				stop    = make(chan struct{})
-				wg      sync.WaitGroup
-				errOnce sync.Once
+				after atomic.Bool // Reset has returned
+				mu    sync.Mutex
+				old   map[backendID]bool // the server's connections of the pool just before Reset; guarded by mu
+				stale atomic.Int64
 			)
-			for range 8 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						started := after.Load()
-						var id backendID
-						if err := db.QueryRow(backendQuery).Scan(&id.pid, &id.start); err != nil {
-							errOnce.Do(func() { t.Errorf("query under load: %v", err) })
-							return
-						}
-						ops.Add(1)
-						mu.Lock()
-						if started && old[id] {
-							stale.Add(1)
-						}
-						mu.Unlock()
-					}
-				})
-			}
+			ops, stop := failoverLoad(t, 8, func() error {
+				started := after.Load()
+				var id backendID
+				if err := db.QueryRow(backendQuery).Scan(&id.pid, &id.start); err != nil {
+					return err
+				}
+				mu.Lock()
+				if started && old[id] {
+					stale.Add(1)
+				}
+				mu.Unlock()
+				return nil
+			})
 			testdb.WaitFor(t, "some load", func() bool { return ops.Load() > 200 })
 			mu.Lock()
 			old = map[backendID]bool{}
@@ -236,8 +252,7 @@ func TestFailoverResetUnderLoadLeavesNoOlderConnectionInUse(t *testing.T) {
 			after.Store(true)
 			n := ops.Load()
 			testdb.WaitFor(t, "load after Reset", func() bool { return ops.Load() > n+200 })
-			close(stop)
-			wg.Wait()
+			stop()
 			if len(old) == 0 {
 				t.Fatal("no connection of the pool was open before Reset")
 			}
@@ -270,29 +285,11 @@ func TestFailoverSetMaxConnsUnderLoadHoldsTheCap(t *testing.T) {
 	admin := testdb.Admin(t)
 	app := testdb.AppName(t)
 	db := sessionOpen(t, "sqlpool", "pgx:"+testdb.WithParams(u, "application_name", app, "pool_max_conns", "8"))
-	var (
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-		ops     atomic.Int64
-		errOnce sync.Once
-	)
-	for range 16 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := db.Exec("SELECT pg_sleep(0.002)"); err != nil {
-					errOnce.Do(func() { t.Errorf("query under load: %v", err) })
-					return
-				}
-				ops.Add(1)
-			}
-		})
-	}
-	defer func() { close(stop); wg.Wait() }()
+	ops, stop := failoverLoad(t, 16, func() error {
+		_, err := db.Exec("SELECT pg_sleep(0.002)")
+		return err
+	})
+	defer stop()
 	for _, n := range []int{2, 6, 1, 8, 3} {
 		if err := sqlpool.SetMaxConns(db, n); err != nil {
 			t.Fatalf("SetMaxConns(%d): %v", n, err)

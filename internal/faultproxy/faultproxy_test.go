@@ -15,6 +15,12 @@ import (
 
 // echoServer echoes every line back, until the test ends.
 func echoServer(t *testing.T) string {
+	return testServer(t, func(c net.Conn) { io.Copy(c, c) })
+}
+
+// testServer listens on 127.0.0.1 and runs handle on every connection, until
+// the test ends; it returns the address.
+func testServer(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -41,7 +47,7 @@ func echoServer(t *testing.T) string {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			wg.Go(func() { io.Copy(c, c) })
+			wg.Go(func() { handle(c) })
 		}
 	})
 	return ln.Addr().String()
@@ -135,44 +141,15 @@ func TestLatencyDelaysEveryChunkBothWaysUntilSwitchedOff(t *testing.T) {
 
 // namedServer answers every line with its name, until the test ends.
 func namedServer(t *testing.T, name string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
+	return testServer(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := r.ReadString('\n'); err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				r := bufio.NewReader(c)
-				for {
-					if _, err := r.ReadString('\n'); err != nil {
-						return
-					}
-					io.WriteString(c, name+"\n")
-				}
-			})
+			io.WriteString(c, name+"\n")
 		}
 	})
-	return ln.Addr().String()
 }
 
 func TestSetTargetMovesNewConnectionsAndLeavesOpenOnes(t *testing.T) {
