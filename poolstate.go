@@ -120,7 +120,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
-	if err := observePool(ps.tel, p, ps.leaks, cfg.minIdleConns); err != nil {
+	if err := observePool(ps.tel, p, ps.leaks); err != nil {
 		ps.close()
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}

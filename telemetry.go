@@ -38,8 +38,8 @@ func newTelemetry(cfg *config, pool string, kind driverKind, target dbtarget.Tar
 }
 
 // observePool registers the metrics of p, whose leak detection is leaks,
-// with tel; minIdle is pool_min_idle_conns.
-func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Detector, minIdle int) error {
+// with tel.
+func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Detector) error {
 	if tel == nil {
 		return nil
 	}
@@ -58,7 +58,7 @@ func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Det
 			Idle:             int64(s.Idle),
 			InUse:            int64(s.InUse),
 			Max:              int64(s.MaxSize),
-			MinIdle:          int64(minIdle),
+			MinIdle:          int64(s.MinIdle), // SetMaxConns may have lowered it
 			Pending:          int64(s.Waiting),
 			Timeouts:         s.TimeoutCount,
 			Leaks:            leaks.Leaks(),
