@@ -460,8 +460,8 @@ func TestSecretsNotInDialErrors(t *testing.T) {
 				secCheckJSON(t, "the suspects of Connector.Snapshot", leakSuspects(ctr.Snapshot()))
 				db.Close()
 				tel := secTelemetry(t, r)
-				if !strings.Contains(tel, "CONNECT") || !strings.Contains(tel, "db.client.connection.pool.name") {
-					t.Errorf("the telemetry has no CONNECT span or no pool metrics:\n%.2000s", tel)
+				if !strings.Contains(tel, "CONNECT") || !strings.Contains(tel, "db.client.operation.duration") {
+					t.Errorf("the telemetry has no CONNECT span or no operation metrics:\n%.2000s", tel)
 				}
 				secCheck(t, "the telemetry", tel)
 				secCheck(t, "the log", l.String())

@@ -3,7 +3,9 @@ package sqlpool
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,7 +36,34 @@ func newTelemetry(cfg *config, pool string, kind driverKind, target dbtarget.Tar
 		ServerPort:          target.Port,
 		PoolName:            pool,
 		DoubleQuotedStrings: kind.doubleQuotedStrings(),
+		ErrorType:           errorType,
 	})
+}
+
+// errorType is error.type for the errors sqlpool makes, stable names in
+// its own namespace, and for MySQL's, whose number is also the status code
+// (tracing knows SQLSTATEs and the context's errors itself); "" for others.
+func errorType(err error) (errType, status string) {
+	var hook *beforeConnectError
+	switch {
+	case errors.Is(err, ErrAcquireTimeout):
+		return "sqlpool.acquire_timeout", ""
+	case errors.Is(err, ErrUnavailable):
+		return "sqlpool.unavailable", ""
+	case errors.Is(err, ErrPoolClosed):
+		return "sqlpool.pool_closed", ""
+	case errors.Is(err, ErrReclaimed):
+		return "sqlpool.reclaimed", ""
+	case errors.Is(err, errReadOnly):
+		return "sqlpool.read_only", ""
+	case errors.As(err, &hook):
+		return "sqlpool.before_connect", ""
+	}
+	if n, ok := mysqlErrorNumber(err); ok {
+		s := strconv.Itoa(int(n))
+		return s, s
+	}
+	return "", ""
 }
 
 // observePool registers the metrics of p, whose leak detection is leaks,

@@ -14,8 +14,11 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -114,6 +117,11 @@ type Config struct {
 
 	// DoubleQuotedStrings sanitizes "..." as a literal (MySQL).
 	DoubleQuotedStrings bool
+
+	// ErrorType, if set, names the errors the caller knows (its own, a
+	// driver's error numbers) for error.type and db.response.status_code;
+	// it returns "" for the others.
+	ErrorType func(err error) (errType, status string)
 }
 
 // Telemetry is one pool's tracer and instruments.
@@ -158,8 +166,15 @@ func New(cfg Config) (*Telemetry, error) {
 	// The API's no-op providers record nothing either: skip the work.
 	_, t.noopTP = tp.(tracenoop.TracerProvider)
 	_, t.noopMP = mp.(metricnoop.MeterProvider)
-	t.tracer = tp.Tracer(ScopeName)
+	t.tracer = tp.Tracer(ScopeName, trace.WithInstrumentationVersion(Version()))
 
+	if cfg.System == "sqlite" && cfg.Namespace != "" {
+		// SQLite's namespace is a file: its path changes with the
+		// directory (a temporary one each run), and span names and metric
+		// attributes would change with it. Its base name does not.
+		cfg.Namespace = filepath.Base(cfg.Namespace)
+		t.cfg.Namespace = cfg.Namespace
+	}
 	t.SetSystem(cfg.System)
 	switch {
 	case cfg.Namespace != "":
@@ -175,7 +190,7 @@ func New(cfg Config) (*Telemetry, error) {
 	}
 	t.poolOpt = metric.WithAttributeSet(attribute.NewSet(semconv.DBClientConnectionPoolName(cfg.PoolName)))
 
-	m := mp.Meter(ScopeName)
+	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version()))
 	var err error
 	if t.opDuration, err = dbconv.NewClientOperationDuration(m, durationBuckets); err != nil {
 		return nil, err
@@ -325,7 +340,11 @@ func (t *Telemetry) StartIn(ctx context.Context, st State, op Op, query string, 
 	} else {
 		s.op = ownOps[op]
 	}
-	if !tracing {
+	// A dial gets a span only in the trace of the operation that waits for
+	// it: a background dial (the warm minimum, a retry during an outage)
+	// would each make a one-span trace of its own. Its time is measured
+	// all the same (Created).
+	if !tracing || op == OpConnect && !trace.SpanContextFromContext(ctx).IsValid() {
 		return ctx, s
 	}
 	name, ok := t.names[s.op]
@@ -342,10 +361,12 @@ func (t *Telemetry) StartIn(ctx context.Context, st State, op Op, query string, 
 	if s.op != "" {
 		attrs = append(attrs, semconv.DBOperationName(s.op))
 	}
+	if table := collectionName(s.op, query); table != "" {
+		attrs = append(attrs, semconv.DBCollectionName(table))
+	}
 	if text := t.queryText(query, hasArgs); text != "" {
 		attrs = append(attrs, semconv.DBQueryText(text))
 	}
-	attrs = append(attrs, semconv.DBClientConnectionPoolName(t.cfg.PoolName))
 	s.span.SetAttributes(attrs...)
 	return ctx, s
 }
@@ -431,7 +452,7 @@ func (s *Span) end(ctx context.Context, err error, rows int64) {
 	}
 	var errType, status string
 	if err != nil {
-		errType, status = errorType(err)
+		errType, status = t.errorType(err)
 	}
 	if s.Recording() {
 		if rows >= 0 {
@@ -443,14 +464,16 @@ func (s *Span) end(ctx context.Context, err error, rows int64) {
 				s.span.SetAttributes(semconv.DBResponseStatusCode(status))
 			}
 			// The message may quote values (invalid input syntax for
-			// type integer: "secret"): its literals are hidden.
-			s.span.SetStatus(codes.Error, sqltext.Sanitize(err.Error(), sqltext.Options{DoubleQuotedStrings: true, MaxLen: 512}))
+			// type integer: "secret"): what it quotes is hidden.
+			s.span.SetStatus(codes.Error, ErrorText(err.Error()))
 		}
 	}
 	if s.span != nil {
 		s.span.End()
 	}
-	if s.measure {
+	// A dial is measured as db.client.connection.create_time (Created), not
+	// as an operation.
+	if s.measure && s.op != ownOps[OpConnect] {
 		base := *t.base.Load()
 		attrs := make([]attribute.KeyValue, 0, len(base)+3)
 		attrs = append(attrs, base...)
@@ -490,7 +513,12 @@ func (t *Telemetry) Used(d time.Duration) {
 // errorType returns error.type for err and the database's status code
 // (db.response.status_code), if the error carries one: the SQLSTATE of
 // PostgreSQL errors, the error number of MySQL's.
-func errorType(err error) (errType, status string) {
+func (t *Telemetry) errorType(err error) (errType, status string) {
+	if f := t.cfg.ErrorType; f != nil {
+		if typ, status := f(err); typ != "" {
+			return typ, status
+		}
+	}
 	var state interface{ SQLState() string }
 	if errors.As(err, &state) {
 		if s := state.SQLState(); s != "" {
@@ -509,5 +537,76 @@ func errorType(err error) (errType, status string) {
 	if errors.As(err, &named) {
 		return named.ErrorType(), ""
 	}
-	return fmt.Sprintf("%T", err), ""
+	return goErrorType(err), ""
 }
+
+// goErrorType is the Go type of the error at the bottom of err's chain of
+// wrappers (fmt.Errorf's, errors.Join's), where the kind of failure is
+// (*net.OpError, say); "_OTHER", the conventions' fallback, for an error
+// that is only text (errors.New).
+func goErrorType(err error) string {
+	for {
+		var next error
+		switch e := err.(type) {
+		case interface{ Unwrap() error }:
+			next = e.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := e.Unwrap(); len(errs) > 0 {
+				next = errs[len(errs)-1] // fmt.Errorf("%w: %w") puts the cause last
+			}
+		}
+		if next == nil {
+			break
+		}
+		if !isWrapper(err) {
+			return fmt.Sprintf("%T", err) // a type of its own that wraps
+		}
+		err = next
+	}
+	if isWrapper(err) || fmt.Sprintf("%T", err) == "*errors.errorString" {
+		return "_OTHER"
+	}
+	return fmt.Sprintf("%T", err)
+}
+
+// isWrapper reports whether err is one of the standard library's wrappers,
+// whose type says nothing.
+func isWrapper(err error) bool {
+	switch fmt.Sprintf("%T", err) {
+	case "*fmt.wrapError", "*fmt.wrapErrors", "*errors.joinError":
+		return true
+	}
+	return false
+}
+
+// Version is the version of the sqlpool module as the program was built
+// with it, for the instrumentation scope; "(devel)" when it is the main
+// module or unknown.
+func Version() string {
+	versionOnce.Do(func() {
+		version = "(devel)"
+		bi, ok := debug.ReadBuildInfo()
+		if !ok {
+			return
+		}
+		for _, m := range bi.Deps {
+			if m.Path == ScopeName {
+				if m.Replace != nil && m.Replace.Version != "" {
+					version = m.Replace.Version
+				} else if m.Version != "" {
+					version = m.Version
+				}
+				return
+			}
+		}
+		if bi.Main.Path == ScopeName && bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+	})
+	return version
+}
+
+var (
+	versionOnce sync.Once
+	version     string
+)
