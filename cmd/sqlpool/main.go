@@ -251,7 +251,7 @@ func demo(ctx context.Context, o options, w io.Writer) (err error) {
 	defer func() { err = sqlpool.RedactError(err, t.dsn) }()
 
 	if o.otel {
-		stop, serr := startOTel(ctx, o, t)
+		stop, serr := startOTel(ctx, o, t, w)
 		if serr != nil {
 			return serr
 		}
@@ -445,8 +445,8 @@ func startDashboard(addr string) (url string, stop func(), err error) {
 //
 // The demo's database calls do not carry the span: each query's spans make
 // a trace of their own rather than all of them one trace of thousands.
-func startOTel(ctx context.Context, o options, t target) (stop func() error, err error) {
-	shutdown, err := otelsetup.Start(ctx, "sqlpool-demo")
+func startOTel(ctx context.Context, o options, t target, w io.Writer) (stop func() error, err error) {
+	sdk, err := otelsetup.Start(ctx, "sqlpool-demo")
 	if err != nil {
 		return nil, err
 	}
@@ -461,7 +461,16 @@ func startOTel(ctx context.Context, o options, t target) (stop func() error, err
 		// Flush even after an error or an interrupt, within a bounded time.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if err := shutdown(ctx); err != nil {
+		r, err := sdk.Shutdown(ctx)
+		fmt.Fprintf(w, "OpenTelemetry: %d spans exported to %s", r.SpansExported, otelsetup.Endpoint())
+		if n := r.Dropped(); n > 0 {
+			fmt.Fprintf(w, "; %d of %d dropped (the batch queue was full or an export failed)", n, r.SpansEnded)
+		}
+		fmt.Fprintln(w)
+		if r.MetricsErr != nil {
+			fmt.Fprintf(w, "OpenTelemetry: metrics not exported (%v); a collector that takes traces only wants OTEL_METRICS_EXPORTER=none\n", r.MetricsErr)
+		}
+		if err != nil {
 			return fmt.Errorf("exporting to %s: %w", otelsetup.Endpoint(), err)
 		}
 		return nil

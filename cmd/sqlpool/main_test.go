@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sqlpool/sqlpool"
+	"github.com/sqlpool/sqlpool/internal/otlptest"
 	"github.com/sqlpool/sqlpool/internal/testdb"
 )
 
@@ -436,5 +438,29 @@ func TestDemoWithOTelExportsTracesAndMetrics(t *testing.T) {
 		if requests[path] < 1 {
 			t.Errorf("the collector got %d %s requests, want at least 1", requests[path], path)
 		}
+	}
+}
+
+// TestDemoOTelSucceedsAgainstACollectorOfTracesOnly: Jaeger's default
+// configuration answers 404 to metrics; the demo still succeeds, says its
+// spans went through, none dropped, and that the metrics did not.
+func TestDemoOTelSucceedsAgainstACollectorOfTracesOnly(t *testing.T) {
+	c := otlptest.StartTracesOnly(t)
+	c.Env(t)
+	report := runDemo(t, "--otel", "--duration", "300ms", "--workers", "8")
+	if !strings.Contains(report, "OpenTelemetry: metrics not exported") || !strings.Contains(report, "OTEL_METRICS_EXPORTER=none") {
+		t.Errorf("the report does not say the metrics were not exported")
+	}
+	if strings.Contains(report, "dropped") {
+		t.Errorf("the report says spans were dropped")
+	}
+	var exported int
+	for line := range strings.Lines(report) {
+		if _, err := fmt.Sscanf(line, "OpenTelemetry: %d spans exported", &exported); err == nil {
+			break
+		}
+	}
+	if got := len(c.Spans()); exported == 0 || got != exported {
+		t.Errorf("the report says %d spans exported, the collector got %d", exported, got)
 	}
 }

@@ -91,34 +91,40 @@ func run(ctx context.Context, dsn string, out io.Writer) error {
 	// 1. Install the SDK's tracer and meter providers as the global ones
 	// (otel.go). The OTLP/HTTP exporters read OTEL_EXPORTER_OTLP_ENDPOINT
 	// themselves (default http://localhost:4318, Jaeger's OTLP/HTTP port).
-	shutdown, err := setupOTel(ctx, serviceName)
+	otelSDK, err := setupOTel(ctx, serviceName)
 	if err != nil {
 		return err
 	}
 
 	// 2. Work with the database through sqlpool, as any program would.
-	ops, err := work(ctx, dsn)
+	ops, err := work(ctx, dsn, otelSDK)
 
 	// 3. Flush: the batching span processor still holds spans, and the
 	// meter provider exports its last metrics when it shuts down. Do it even
 	// after an error or an interrupt (the spans show what failed), within a
-	// bounded time.
+	// bounded time. Metrics the collector refused are worth a warning, not
+	// a failure: Jaeger's default configuration takes traces only.
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	if ferr := shutdown(flushCtx); ferr != nil {
-		err = errors.Join(err, fmt.Errorf("exporting to %s: %w", endpoint(), ferr))
+	tracesErr, metricsErr := otelSDK.shutdown(flushCtx)
+	if tracesErr != nil {
+		err = errors.Join(err, fmt.Errorf("exporting spans to %s: %w", endpoint(), tracesErr))
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "exported %d operations; open http://localhost:16686 and search service %s\n", ops, serviceName)
+	if metricsErr != nil {
+		fmt.Fprintf(os.Stderr, "jaeger example: metrics not exported to %s (%v); for a collector that takes traces only, set OTEL_METRICS_EXPORTER=none\n", endpoint(), metricsErr)
+	}
 	return nil
 }
 
 // work opens dsn through sqlpool and runs a checkout on it. It returns how
-// many database operations it ran. It closes the database before it
-// returns, so that its telemetry is complete when the providers flush.
-func work(ctx context.Context, dsn string) (ops int, err error) {
+// many database operations it ran. It exports the metrics while the
+// database is open, so that its pool gauges are in them, and closes the
+// database before it returns.
+func work(ctx context.Context, dsn string, otelSDK *sdk) (ops int, err error) {
 	driverName, _, err := sqlpool.SplitDSN(dsn)
 	if err != nil {
 		return 0, err
@@ -129,7 +135,10 @@ func work(ctx context.Context, dsn string) (ops int, err error) {
 	}
 	defer db.Close()
 
-	return checkout(ctx, db, placeholders(driverName))
+	ops, err = checkout(ctx, db, placeholders(driverName))
+	// A failed export is reported by shutdown, which exports again.
+	otelSDK.flushMetrics(context.WithoutCancel(ctx))
+	return ops, err
 }
 
 // checkout runs an order's statements under the parent span "checkout". Each

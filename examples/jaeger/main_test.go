@@ -63,3 +63,46 @@ func TestPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSucceedsAgainstACollectorOfTracesOnly: Jaeger's default
+// configuration answers 404 to /v1/metrics; the spans went through, so the
+// example succeeds; with OTEL_METRICS_EXPORTER=none it sends no metrics.
+func TestRunSucceedsAgainstACollectorOfTracesOnly(t *testing.T) {
+	for _, none := range []bool{false, true} {
+		c := otlptest.StartTracesOnly(t)
+		c.Env(t)
+		if none {
+			t.Setenv("OTEL_METRICS_EXPORTER", "none")
+		}
+		var out bytes.Buffer
+		if err := run(context.Background(), sqliteDSN(t.TempDir()), &out); err != nil {
+			t.Fatalf("run (OTEL_METRICS_EXPORTER=none: %v): %v", none, err)
+		}
+		if !strings.HasPrefix(out.String(), "exported 6 operations") {
+			t.Errorf("output: %q, want the summary", out.String())
+		}
+		if spans := c.SpanNames(); !slices.Contains(spans, "checkout") {
+			t.Errorf("spans received: %q, want checkout", spans)
+		}
+	}
+}
+
+// TestRunExportsThePoolGauges: the metrics are exported while the
+// database is open, so sqlpool's pool gauges are among them.
+func TestRunExportsThePoolGauges(t *testing.T) {
+	c := otlptest.Start(t)
+	c.Env(t)
+	var out bytes.Buffer
+	if err := run(context.Background(), sqliteDSN(t.TempDir()), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"db.client.connection.count", "db.client.connection.max", "db.client.operation.duration"} {
+		if _, ok := c.LastMetrics()[name]; !ok {
+			names := make([]string, 0)
+			for n := range c.LastMetrics() {
+				names = append(names, n)
+			}
+			t.Errorf("no %s among the metrics exported: %q", name, names)
+		}
+	}
+}

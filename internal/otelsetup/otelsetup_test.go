@@ -20,14 +20,18 @@ func TestStartExportsSpansAndMetricsToTheEndpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	shutdown, err := Start(ctx, "otelsetup-test")
+	sdk, err := Start(ctx, "otelsetup-test")
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	_, span := otel.Tracer("test").Start(ctx, "test-span")
 	span.End()
-	if err := shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
+	r, err := sdk.Shutdown(ctx)
+	if err != nil || r.MetricsErr != nil {
+		t.Fatalf("Shutdown: %v, metrics: %v", err, r.MetricsErr)
+	}
+	if r.SpansEnded != 1 || r.SpansExported != 1 || r.Dropped() != 0 {
+		t.Errorf("Shutdown's report: %d ended, %d exported, %d dropped; want 1, 1, 0", r.SpansEnded, r.SpansExported, r.Dropped())
 	}
 
 	// The meter provider exports once more when it shuts down.
@@ -69,6 +73,46 @@ func TestTheDefaultEndpointIsPlainHTTP(t *testing.T) {
 			t.Setenv("OTEL_EXPORTER_OTLP_"+tc.name, tc.value)
 			if defaultEndpoint(tc.signal) {
 				t.Errorf("defaultEndpoint(%q) with OTEL_EXPORTER_OTLP_%s=%s: got true, want false", tc.signal, tc.name, tc.value)
+			}
+		})
+	}
+}
+
+// TestShutdownSucceedsWhenTheCollectorTakesTracesOnly: a collector that
+// answers 404 to metrics (Jaeger's default configuration) gets the spans,
+// and only the report says the metrics were not taken; with
+// OTEL_METRICS_EXPORTER=none no metrics are sent at all.
+func TestShutdownSucceedsWhenTheCollectorTakesTracesOnly(t *testing.T) {
+	for _, none := range []bool{false, true} {
+		t.Run(map[bool]string{false: "metrics rejected", true: "OTEL_METRICS_EXPORTER=none"}[none], func(t *testing.T) {
+			c := otlptest.StartTracesOnly(t)
+			c.Env(t)
+			if none {
+				t.Setenv("OTEL_METRICS_EXPORTER", "none")
+			}
+			ctx := context.Background()
+			sdk, err := Start(ctx, "otelsetup-test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, span := otel.Tracer("test").Start(ctx, "test-span")
+			span.End()
+			otel.Meter("test").Int64Counter("test.counter")
+			if err := sdk.FlushMetrics(ctx); (err == nil) == !none {
+				t.Errorf("FlushMetrics: got %v", err)
+			}
+			r, err := sdk.Shutdown(ctx)
+			if err != nil {
+				t.Fatalf("Shutdown: %v, want nil: the spans went through", err)
+			}
+			if (r.MetricsErr == nil) == !none {
+				t.Errorf("the report's metrics error: got %v", r.MetricsErr)
+			}
+			if r.SpansExported != 1 {
+				t.Errorf("got %d spans exported, want 1", r.SpansExported)
+			}
+			if spans := c.SpanNames(); !slices.Contains(spans, "test-span") {
+				t.Errorf("spans received: %q, want test-span", spans)
 			}
 		})
 	}

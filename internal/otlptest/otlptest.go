@@ -28,6 +28,8 @@ type Collector struct {
 	// URL is the collector's base URL: the OTLP endpoint.
 	URL string
 
+	tracesOnly bool // /v1/metrics answers 404, as Jaeger's does
+
 	mu      sync.Mutex
 	traces  []*coltracepb.ExportTraceServiceRequest
 	metrics []*colmetricpb.ExportMetricsServiceRequest
@@ -37,9 +39,15 @@ type Collector struct {
 // Start starts a collector, closed when the test ends. A request it cannot
 // take (not a POST, another path, a body that does not decode) fails the
 // test.
-func Start(t testing.TB) *Collector {
+func Start(t testing.TB) *Collector { return start(t, false) }
+
+// StartTracesOnly starts a collector that takes traces only and answers
+// 404 to metrics, as Jaeger does with its default configuration.
+func StartTracesOnly(t testing.TB) *Collector { return start(t, true) }
+
+func start(t testing.TB, tracesOnly bool) *Collector {
 	t.Helper()
-	c := &Collector{}
+	c := &Collector{tracesOnly: tracesOnly}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.serve(t, w, r) }))
 	t.Cleanup(srv.Close)
 	c.URL = srv.URL
@@ -84,6 +92,10 @@ func (c *Collector) serve(t testing.TB, w http.ResponseWriter, r *http.Request) 
 	case "/v1/traces":
 		req, resp = &coltracepb.ExportTraceServiceRequest{}, &coltracepb.ExportTraceServiceResponse{}
 	case "/v1/metrics":
+		if c.tracesOnly {
+			http.NotFound(w, r)
+			return
+		}
 		req, resp = &colmetricpb.ExportMetricsServiceRequest{}, &colmetricpb.ExportMetricsServiceResponse{}
 	default:
 		http.NotFound(w, r)
