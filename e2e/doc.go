@@ -1,11 +1,14 @@
-// Package e2e tests sqlpool as a person uses it, in a real browser: it
+// Package e2e tests sqlpool as a person uses it, with real programs: it
 // builds the demo (cmd/sqlpool), runs it with a pool under load and a
 // connection leaked on purpose, and drives Debian's headless Chromium
 // through the dashboard with chromedp, writing the screenshot the README
-// shows (docs/dashboard.png).
+// shows (docs/dashboard.png); and it builds Jaeger v1.75.0 (jaegertool/,
+// once per machine, into the user's cache directory), starts it with
+// examples/jaeger/jaeger.yaml, runs examples/jaeger and the demo against
+// it and reads their traces back through Jaeger's query API.
 //
 // It is a module of its own so that chromedp never enters sqlpool's
-// dependencies. Run it with
+// dependencies, and jaegertool another, for Jaeger's. Run it with
 //
 //	cd e2e && go test -count=1 ./...
 //
