@@ -434,6 +434,7 @@ func (p *Pool[T]) noteWait(w *waiter[T], outcome waitOutcome) error {
 	defer p.mu.Unlock()
 	p.stats.WaitCount++
 	p.stats.WaitDuration += waited
+	p.stats.WaitBuckets.add(waited)
 	switch outcome {
 	case waitServed:
 		if !w.check {
@@ -554,6 +555,7 @@ func (p *Pool[T]) release(r *Resource[T]) {
 		panic("pool: Release of a resource that is not acquired")
 	}
 	r.releasedAt = now
+	p.noteHoldLocked(r, now)
 	// A release vouches for the resource, unless SuspectIdle was called while
 	// it was in use: then it stays suspect until checked.
 	if !r.verifiedAt.Before(p.suspectAt) {
@@ -590,10 +592,21 @@ func (p *Pool[T]) destroyAcquired(r *Resource[T], reason DestroyReason) {
 	if p.closed {
 		reason = ReasonClosed
 	}
+	if r.state == stateAcquired {
+		p.noteHoldLocked(r, nowFunc())
+	}
 	p.markDestroyedLocked(r, reason)
 	p.fillLocked(context.Background())
 	p.mu.Unlock()
 	p.destructor(r)
+}
+
+// noteHoldLocked counts the hold of r, acquired and given back at now.
+func (p *Pool[T]) noteHoldLocked(r *Resource[T], now time.Time) {
+	held := now.Sub(r.acquiredAt)
+	p.stats.HoldCount++
+	p.stats.HoldDuration += held
+	p.stats.HoldBuckets.add(held)
 }
 
 // putLocked hands r to the oldest waiter, or makes it idle.

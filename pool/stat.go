@@ -24,6 +24,17 @@ type Stat struct {
 	CreateErrorCount    int64         // Constructor calls that failed
 	CreateDuration      time.Duration // total time of successful Constructor calls
 
+	// HoldCount and HoldDuration count the resources given back by Release
+	// or destroyed by their holder, and how long they had been held in all
+	// (from the hand-out, including any check): HoldDuration / HoldCount is
+	// the mean hold time, W in Little's law.
+	HoldCount    int64
+	HoldDuration time.Duration
+	// HoldBuckets counts those hold times, WaitBuckets the time each
+	// finished wait queued (those counted in WaitCount).
+	HoldBuckets Histogram
+	WaitBuckets Histogram
+
 	// Destroyed counts destroyed resources by reason; index it with a
 	// DestroyReason, or use DestroyedCount.
 	Destroyed [numReasons]int64
