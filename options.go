@@ -44,6 +44,12 @@ type config struct {
 	stmtCacheSize         int                     // pool_stmt_cache_size; 0 means statements live only for one hand-out
 	logger                *slog.Logger            // Go only; nil means slog.Default()
 
+	// Alerts (alerts.go).
+	alertUtilization float64       // pool_alert_utilization: share of pool_max_conns in use that fires the utilization alert; 0 means off
+	alertWait        time.Duration // pool_alert_wait: p99 wait that fires the wait alert; 0 means off
+	alertWindow      time.Duration // pool_alert_window: the span every alert reads; 0 turns alerts off
+	onAlert          func(Alert)   // Go only; nil means log only
+
 	// Sessions (session.go).
 	resetSession bool                                           // pool_reset_session: reset a session before it serves a connection that must not see it
 	resetQuery   string                                         // pool_reset_query; "" means the database's own reset (PostgreSQL: DISCARD ALL; others: a new connection)
@@ -83,6 +89,13 @@ const (
 	// or more), and short enough that a leak is named within minutes of the
 	// pool starting to run dry. The README justifies it with measurements.
 	defaultLeakThreshold = 2 * time.Minute
+
+	// The alerts' defaults are HikariCP's operating advice: alert when
+	// utilization stays above 80% or waits pass a threshold; a window of a
+	// minute is sustained without hiding an incident for long.
+	defaultAlertUtilization = 0.8
+	defaultAlertWait        = 250 * time.Millisecond
+	defaultAlertWindow      = time.Minute
 )
 
 // maxPoolConns bounds pool_max_conns, and so pool_min_conns and
@@ -110,6 +123,9 @@ func defaultConfig() config {
 		stmtCacheSize:     defaultStmtCacheSize,
 		leakThreshold:     defaultLeakThreshold,
 		resetSession:      true,
+		alertUtilization:  defaultAlertUtilization,
+		alertWait:         defaultAlertWait,
+		alertWindow:       defaultAlertWindow,
 	}
 }
 
@@ -252,6 +268,34 @@ func WithLeakReclaim(reclaim bool) Option {
 // quickly. Default none.
 func WithOnLeak(f func(leakdetect.Report)) Option {
 	return func(c *config) { c.onLeak = f }
+}
+
+// WithAlertUtilization sets the share of pool_max_conns in use, 0 to 1,
+// whose mean over pool_alert_window fires the utilization alert
+// (pool_alert_utilization); 0 turns that alert off. Default 0.8.
+func WithAlertUtilization(share float64) Option {
+	return func(c *config) { c.alertUtilization = share }
+}
+
+// WithAlertWait sets the p99 wait for a connection, over pool_alert_window,
+// that fires the wait alert (pool_alert_wait); 0 turns that alert off.
+// Default 250ms.
+func WithAlertWait(d time.Duration) Option {
+	return func(c *config) { c.alertWait = d }
+}
+
+// WithAlertWindow sets the span of history every alert reads, and the
+// least time between two changes of one alert (pool_alert_window); 0 turns
+// the pool's alerts off. Default 1m.
+func WithAlertWindow(d time.Duration) Option {
+	return func(c *config) { c.alertWindow = d }
+}
+
+// WithOnAlert sets a function that receives each alert as it fires and as
+// it clears, besides the log line. It runs on the goroutine that samples
+// the pools and should return quickly. Default none.
+func WithOnAlert(f func(Alert)) Option {
+	return func(c *config) { c.onAlert = f }
 }
 
 // WithName names the pool in errors, logs and metrics (pool_name). Through
@@ -408,6 +452,10 @@ const (
 	sLeakReclaim
 	sOnLeak
 	sLogger
+	sAlertUtilization
+	sAlertWait
+	sAlertWindow
+	sOnAlert
 	sName
 	sShare
 	sResetSession

@@ -43,7 +43,12 @@ type poolState struct {
 	stmtLimit     atomic.Int64
 	stmtLimitOnce sync.Once
 	resetCount    atomic.Int64
-	evict         map[string]bool // pool_evict_codes (failover.go)
+	// Advice.ServerLimit: how many connections the server accepts from
+	// the pool's user, read at the first dial (advice.go); 0 while unknown.
+	serverLimit     atomic.Int64
+	serverLimitOnce sync.Once
+	alerts          alerts          // the pool's alerts (alerts.go)
+	evict           map[string]bool // pool_evict_codes (failover.go)
 
 	key      string // registry key; "" for a pool of one connector's own
 	identity string // driver name and DSN of a shared pool, which every sharer must have
@@ -120,7 +125,7 @@ func newPoolState(o poolOrigin, inner driver.Connector, cfg config) (*poolState,
 		return nil, fmt.Errorf("sqlpool: %w", err)
 	}
 	ps.pool = p
-	if err := observePool(ps.tel, p, ps.leaks); err != nil {
+	if err := observePool(ps.tel, p, ps.leaks, ps.alertGauges); err != nil {
 		ps.close()
 		return nil, fmt.Errorf("sqlpool: OpenTelemetry: %w", err)
 	}

@@ -50,7 +50,7 @@ func (r *registry) add(ps *poolState) {
 	r.seq++
 	ps.opened = r.seq
 	r.open[ps] = struct{}{}
-	if r.record {
+	if r.record || ps.sampled() {
 		r.startSamplerLocked()
 	}
 }
@@ -138,8 +138,8 @@ func (r *registry) startSamplerLocked() {
 	go r.sample(r.stop)
 }
 
-// sample records a Sample of every open pool each historyInterval until
-// stop is closed.
+// sample records a Sample of every open pool that keeps a history each
+// historyInterval, and evaluates its alerts, until stop is closed.
 func (r *registry) sample(stop <-chan struct{}) {
 	t := time.NewTicker(cmp.Or(r.interval, historyInterval))
 	defer t.Stop()
@@ -152,12 +152,15 @@ func (r *registry) sample(stop <-chan struct{}) {
 		}
 		r.mu.Lock()
 		for ps := range r.open {
-			open = append(open, ps)
+			if r.record || ps.sampled() {
+				open = append(open, ps)
+			}
 		}
 		r.mu.Unlock()
 		now := time.Now()
 		for _, ps := range open {
 			ps.hist.add(now, ps.pool.Stat())
+			ps.evaluateAlerts(now)
 		}
 		clear(open)
 		open = open[:0]
@@ -166,14 +169,20 @@ func (r *registry) sample(stop <-chan struct{}) {
 
 // RecordHistory makes every sqlpool pool of the process, open now or opened
 // later, keep the last ten minutes of its gauges: one Sample a second, which
-// Snapshot.History returns (about 50 KB per pool). One goroutine samples
-// every pool, taking each pool's lock once a second for a Stat; it runs while
-// at least one pool is open, and stops when the last one closes (to start
-// again with the next). Operations pay nothing for it. Calling it again does
-// nothing, and it cannot be undone. dashboard.Handler calls it.
+// Snapshot.History returns (about 150 KB per pool, with the counters Advise reads). A pool whose alerts are
+// on (pool_alert_window, on by default) keeps it anyway: its alerts and its
+// Advice read it. One goroutine samples every such pool, taking each pool's
+// lock once a second for a Stat; it runs while at least one pool is open,
+// and stops when the last one closes (to start again with the next).
+// Operations pay nothing for it. Calling it again does nothing, and it
+// cannot be undone. dashboard.Handler calls it.
 func RecordHistory() {
 	pools.mu.Lock()
 	defer pools.mu.Unlock()
 	pools.record = true
 	pools.startSamplerLocked()
 }
+
+// sampled reports whether ps keeps a history whether or not RecordHistory
+// was called: its alerts are on.
+func (ps *poolState) sampled() bool { return ps.cfg.alertWindow > 0 }

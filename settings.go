@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -193,6 +194,31 @@ var settings = [numSettings]setting{
 	sLogger: {
 		option: "WithLogger", def: "`slog.Default()`",
 		doc: "the logger of leak reports and of the pool's warnings",
+	},
+	sAlertUtilization: {
+		param: "pool_alert_utilization", option: "WithAlertUtilization", def: "0.8",
+		values: "a number from 0 to 1; 0 turns it off",
+		doc:    "alert when this share of `pool_max_conns` is in use on average over `pool_alert_window` ([Monitoring](#monitoring)); `0` = off",
+		parse: func(s *setting, c *config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 || math.IsNaN(f) {
+				return fmt.Errorf("sqlpool: %s: %q is not a number from 0 to 1; write e.g. %s=0.8 (80%% of pool_max_conns), or 0 for no utilization alert", s.param, echoParam(v), s.param)
+			}
+			c.alertUtilization = f
+			return nil
+		},
+		emptyHint: "e.g. pool_alert_utilization=0.8",
+		show:      func(v inForce) string { return strconv.FormatFloat(v.cfg.alertUtilization, 'g', -1, 64) },
+	},
+	sAlertWait: durationSetting("pool_alert_wait", "WithAlertWait", "250ms",
+		"alert when the p99 wait for a connection over `pool_alert_window` is longer than this; `0` = off",
+		"250ms", "1s", func(c *config) *time.Duration { return &c.alertWait }),
+	sAlertWindow: durationSetting("pool_alert_window", "WithAlertWindow", "1m",
+		"the span every alert reads, and the least time between two changes of one alert (each steady state logs once); `0` turns alerts off",
+		"1m", "30s", func(c *config) *time.Duration { return &c.alertWindow }),
+	sOnAlert: {
+		option: "WithOnAlert", def: "none",
+		doc: "a function given each alert as it fires and clears, besides the log line",
 	},
 	sName: {
 		param: "pool_name", option: "WithName", def: "driver name and a number",

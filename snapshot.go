@@ -115,8 +115,16 @@ type Snapshot struct {
 	Suspects int
 
 	// History is the last minutes of the gauges, oldest first; empty unless
-	// RecordHistory was called.
+	// the pool's alerts are on (pool_alert_window) or RecordHistory was
+	// called.
 	History []Sample
+
+	// Advice is the sizing advice of the last minutes' load (Advise).
+	Advice Advice
+	// Alerts are the pool's alerts that are on, as they stand, in the order
+	// of the Alert* names; AlertEvents the last times they fired or cleared,
+	// oldest first.
+	Alerts, AlertEvents []Alert
 }
 
 // Setting is one pool setting, as a pool_* DSN parameter would set it.
@@ -232,6 +240,8 @@ func (ps *poolState) snapshot() Snapshot {
 	}
 	slices.SortFunc(s.Conns, compareConns)
 	s.History = ps.hist.appendTo(nil)
+	s.Advice = ps.advise(s.TakenAt)
+	s.Alerts, s.AlertEvents = ps.alerts.list(&ps.cfg, ps.name)
 	return s
 }
 

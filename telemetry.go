@@ -68,7 +68,7 @@ func errorType(err error) (errType, status string) {
 
 // observePool registers the metrics of p, whose leak detection is leaks,
 // with tel.
-func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Detector) error {
+func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Detector, alerts func() (names []string, firing []int64)) error {
 	if tel == nil {
 		return nil
 	}
@@ -83,7 +83,10 @@ func observePool[T any](tel *tracing.Telemetry, p *pool.Pool[T], leaks *leak.Det
 		for i, r := range reasons {
 			destroyed[i] = s.DestroyedCount(r)
 		}
+		names, firing := alerts()
 		return tracing.PoolStats{
+			Alerts:           firing,
+			AlertNames:       names,
 			Idle:             int64(s.Idle),
 			InUse:            int64(s.InUse),
 			Max:              int64(s.MaxSize),

@@ -17,6 +17,10 @@ const (
 	// AttrDestroyReason is MetricDestroyed's attribute: why connections
 	// were closed (lifetime, idle, broken, check_failed, reclaimed, …).
 	AttrDestroyReason = "sqlpool.destroy.reason"
+	// MetricAlerts is 1 for each of the pool's alerts that fires, 0 for
+	// those that do not, by AttrAlertName.
+	MetricAlerts  = "sqlpool.pool.alerts"
+	AttrAlertName = "sqlpool.alert.name"
 )
 
 // ObservePool registers the pool's asynchronous instruments, which read
@@ -63,11 +67,17 @@ func (t *Telemetry) ObservePool(stats func() PoolStats) error {
 		return err
 	}
 
+	alerts, err := m.Int64ObservableGauge(MetricAlerts, metric.WithUnit("{alert}"),
+		metric.WithDescription("1 for each of the pool's alerts (utilization, wait, exhaustion, acquire_timeouts, dial_errors) that fires, 0 for each that is on and does not."))
+	if err != nil {
+		return err
+	}
+
 	pool := semconv.DBClientConnectionPoolName(t.cfg.PoolName)
 	poolOpt := metric.WithAttributeSet(attribute.NewSet(pool))
 	idleOpt := metric.WithAttributeSet(attribute.NewSet(pool, semconv.DBClientConnectionStateIdle))
 	usedOpt := metric.WithAttributeSet(attribute.NewSet(pool, semconv.DBClientConnectionStateUsed))
-	var reasonOpts []metric.ObserveOption
+	var reasonOpts, alertOpts []metric.ObserveOption
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := stats()
 		o.ObserveInt64(count.Inst(), s.Idle, idleOpt)
@@ -90,7 +100,17 @@ func (t *Telemetry) ObservePool(stats func() PoolStats) error {
 				o.ObserveInt64(destroyed, n, reasonOpts[i])
 			}
 		}
+		if alertOpts == nil {
+			for _, a := range s.AlertNames {
+				alertOpts = append(alertOpts, metric.WithAttributeSet(attribute.NewSet(pool, attribute.String(AttrAlertName, a))))
+			}
+		}
+		for i, f := range s.Alerts {
+			if i < len(alertOpts) {
+				o.ObserveInt64(alerts, f, alertOpts[i])
+			}
+		}
 		return nil
-	}, count.Inst(), idleMax.Inst(), idleMin.Inst(), max.Inst(), pending.Inst(), timeouts.Inst(), leaks, prePing, destroyed)
+	}, count.Inst(), idleMax.Inst(), idleMin.Inst(), max.Inst(), pending.Inst(), timeouts.Inst(), leaks, prePing, destroyed, alerts)
 	return err
 }

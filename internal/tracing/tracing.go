@@ -95,6 +95,8 @@ type PoolStats struct {
 	PrePingFailures  int64 // idle connections that failed validation
 	Destroyed        []int64
 	DestroyedReasons []string // names of Destroyed's entries
+	Alerts           []int64  // 1 for an alert that fires, 0 for one that does not
+	AlertNames       []string // names of Alerts' entries, the same at each call
 }
 
 // Config configures a pool's telemetry.

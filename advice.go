@@ -1,0 +1,257 @@
+package sqlpool
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sqlpool/sqlpool/pool"
+)
+
+// Sizing advice: how many connections the load of the last minutes needs,
+// by Little's law (connections busy = acquires per second × mean hold
+// time), read from the pool's history.
+
+// Verdict is the advice's judgment of pool_max_conns.
+type Verdict string
+
+const (
+	VerdictNotEnoughData Verdict = "not enough data"
+	VerdictUndersized    Verdict = "undersized" // the load needs more connections than the pool may open
+	VerdictRight         Verdict = "right"
+	VerdictOversized     Verdict = "oversized" // more than twice what the load needs
+)
+
+// Advice is what the load of the last minutes says of a pool's size.
+type Advice struct {
+	// Window is the span of history the advice reads: up to the last five
+	// minutes of samples (less while the pool is younger).
+	Window time.Duration
+
+	// ArrivalRate is acquires per second: those served, those that timed
+	// out, and the growth of the queue (λ).
+	ArrivalRate float64
+	// HoldMean and HoldP99 are how long a connection was held, from the
+	// hand-out to its return (W).
+	HoldMean, HoldP99 time.Duration
+	// BusyMean is the connections the load keeps busy on average,
+	// ArrivalRate × HoldMean (L = λW): what it would keep busy had every
+	// acquire been served. BusyP99 is the p99 of the connections in use,
+	// sampled each second, scaled up by the load the pool turned away; at
+	// least BusyMean.
+	BusyMean, BusyP99 float64
+	// WaitedShare is the share of acquires that queued; WaitP99 the p99 of
+	// their waits.
+	WaitedShare float64
+	WaitP99     time.Duration
+	Timeouts    int64 // acquires that failed at pool_acquire_timeout in the window
+
+	MaxConns int // pool_max_conns in force
+	MinConns int // pool_min_conns in force
+	// RecommendedMaxConns is BusyP99 × 1.5 rounded up, at least
+	// pool_min_conns and 1, and at most this pool's share of ServerLimit;
+	// 0 with VerdictNotEnoughData.
+	RecommendedMaxConns int
+
+	// ServerLimit is how many connections the server accepts from this
+	// pool's user: PostgreSQL's max_connections less
+	// superuser_reserved_connections (for a role that is not a superuser),
+	// or the role's CONNECTION LIMIT if lower; MySQL's and MariaDB's
+	// max_connections, or max_user_connections if set and lower. 0 while
+	// unknown (before the first dial; other databases).
+	ServerLimit int
+	// PoolsOnServer counts the pools of this process on the same server,
+	// database and user, this one included.
+	PoolsOnServer int
+
+	Verdict Verdict
+	// Reason is one sentence of why, with the numbers.
+	Reason string
+	// Warning is set when the pools on this server could open more
+	// connections than ServerLimit together.
+	Warning string
+}
+
+// Sizing constants. The factor and the bounds of "right" are HikariCP's
+// and PostgreSQL's advice: the connections busy at peak and half again for
+// bursts; a pool more than twice that holds connections the server pays for.
+const (
+	adviceSamples     = 300 // five minutes of samples
+	minAdviceAcquires = 20  // fewer acquires in the window say nothing of a size
+	burstFactor       = 1.5
+	oversizedFactor   = 2
+)
+
+// Advise returns the sizing advice of the pool under db (see Advice). Like
+// DBStat, it takes a logical connection from db for a moment, and fails if
+// db is not a sqlpool database.
+func Advise(ctx context.Context, db *sql.DB) (Advice, error) {
+	ps, err := dbPool(ctx, db, "Advise")
+	if err != nil {
+		return Advice{}, err
+	}
+	return ps.advise(time.Now()), nil
+}
+
+// Advise returns the sizing advice of the connector's pool (see Advice).
+func (c *Connector) Advise() Advice { return c.ps.advise(time.Now()) }
+
+// adviceInput is what advise reads: the window's samples, the Stat at its
+// start and now, and what the server allows.
+type adviceInput struct {
+	samples     []Sample
+	from, to    time.Time
+	start, end  pool.Stat
+	serverLimit int
+	pools       int // pools on the server
+}
+
+// advise reads the pool's history up to now.
+func (ps *poolState) advise(now time.Time) Advice {
+	span := adviceSamples * cmp.Or(pools.interval, historyInterval)
+	samples, m, ok, _ := ps.hist.since(nil, now.Add(-span))
+	in := adviceInput{samples: samples, to: now, end: ps.pool.Stat(), serverLimit: int(ps.serverLimit.Load()), pools: pools.onServer(ps)}
+	if ok {
+		in.from, in.start = m.at, m.s
+	} else {
+		in.from, in.start = now, in.end
+	}
+	return advise(in)
+}
+
+// advise is the arithmetic of Advice.
+func advise(in adviceInput) Advice {
+	a := Advice{
+		Window: in.to.Sub(in.from), MaxConns: in.end.MaxSize, MinConns: in.end.MinSize,
+		ServerLimit: in.serverLimit, PoolsOnServer: max(in.pools, 1),
+	}
+	if a.ServerLimit > 0 && a.MaxConns*a.PoolsOnServer > a.ServerLimit {
+		a.Warning = fmt.Sprintf("%d pools × pool_max_conns=%d could open %d connections, more than the %d the server allows this user",
+			a.PoolsOnServer, a.MaxConns, a.MaxConns*a.PoolsOnServer, a.ServerLimit)
+		if a.PoolsOnServer == 1 {
+			a.Warning = fmt.Sprintf("pool_max_conns=%d is more than the %d connections the server allows this user", a.MaxConns, a.ServerLimit)
+		}
+	}
+	served := in.end.AcquireCount - in.start.AcquireCount
+	a.Timeouts = in.end.TimeoutCount - in.start.TimeoutCount
+	queued := int64(max(in.end.Waiting-in.start.Waiting, 0))
+	offered := served + a.Timeouts + queued
+	secs := a.Window.Seconds()
+	if len(in.samples) < markEvery || secs <= 0 || offered < minAdviceAcquires {
+		a.Verdict = VerdictNotEnoughData
+		a.Reason = fmt.Sprintf("%d acquires in %v of history: the advice needs at least %d over %d samples", offered, a.Window.Round(time.Second), minAdviceAcquires, markEvery)
+		return a
+	}
+	a.ArrivalRate = float64(offered) / secs
+	holds := in.end.HoldBuckets.Sub(in.start.HoldBuckets)
+	if n := in.end.HoldCount - in.start.HoldCount; n > 0 {
+		a.HoldMean = (in.end.HoldDuration - in.start.HoldDuration) / time.Duration(n)
+	}
+	a.HoldP99 = holds.Quantile(0.99)
+	waits := in.end.WaitBuckets.Sub(in.start.WaitBuckets)
+	if finished := in.end.WaitCount - in.start.WaitCount; served+a.Timeouts > 0 {
+		a.WaitedShare = math.Min(float64(finished)/float64(served+a.Timeouts), 1)
+	}
+	a.WaitP99 = waits.Quantile(0.99)
+	a.BusyMean = a.ArrivalRate * a.HoldMean.Seconds()
+
+	inUse := make([]int, len(in.samples))
+	for i, s := range in.samples {
+		inUse[i] = s.InUse
+	}
+	slices.Sort(inUse)
+	p99 := float64(inUse[min(len(inUse)-1, int(math.Ceil(0.99*float64(len(inUse))))-1)])
+	if served > 0 && offered > served {
+		// The pool turned load away (it queued or timed out): what was in
+		// use is what it had, not what the load wanted.
+		p99 *= float64(offered) / float64(served)
+	}
+	a.BusyP99 = math.Max(p99, a.BusyMean)
+
+	rec := max(int(math.Ceil(a.BusyP99*burstFactor)), a.MinConns, 1)
+	share := 0
+	if a.ServerLimit > 0 {
+		share = max(a.ServerLimit/a.PoolsOnServer, 1)
+		rec = min(rec, share)
+	}
+	a.RecommendedMaxConns = rec
+
+	load := fmt.Sprintf("%.1f acquires/s held %v on average keep %.1f connections busy (p99 %.1f)",
+		a.ArrivalRate, a.HoldMean.Round(100*time.Microsecond), a.BusyMean, a.BusyP99)
+	switch {
+	case float64(a.MaxConns) < a.BusyP99 || a.Timeouts > 0:
+		a.Verdict = VerdictUndersized
+		a.Reason = fmt.Sprintf("%s, more than pool_max_conns=%d; %.0f%% of acquires waited (p99 %v), %d timed out: set pool_max_conns=%d",
+			load, a.MaxConns, 100*a.WaitedShare, a.WaitP99.Round(time.Millisecond), a.Timeouts, rec)
+		if share > 0 && rec == share && float64(share) < a.BusyP99 {
+			a.Reason += fmt.Sprintf(", this pool's share of the server's %d, and make the queries shorter or the server's limit higher", a.ServerLimit)
+		}
+	case a.MaxConns > oversizedFactor*rec && a.MaxConns > a.MinConns:
+		a.Verdict = VerdictOversized
+		a.Reason = fmt.Sprintf("%s, less than half of pool_max_conns=%d: pool_max_conns=%d would do", load, a.MaxConns, rec)
+	default:
+		a.Verdict = VerdictRight
+		a.Reason = fmt.Sprintf("%s, within pool_max_conns=%d with room for bursts (%.0f%% of acquires waited)", load, a.MaxConns, 100*a.WaitedShare)
+	}
+	return a
+}
+
+// serverLimitQuery is the statement that reads how many connections the
+// server accepts from the session's user, or "" where sqlpool knows of none.
+func serverLimitQuery(k driverKind) string {
+	switch {
+	case k.postgres():
+		// Connections past max_connections less the reserved ones are
+		// refused to roles that are not superusers; a role's or a
+		// database's CONNECTION LIMIT (-1: none) bounds them too.
+		return `SELECT least(
+	current_setting('max_connections')::int - CASE WHEN r.rolsuper THEN 0 ELSE
+		current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true)::int, 0) END,
+	CASE WHEN r.rolconnlimit >= 0 THEN r.rolconnlimit ELSE 2147483647 END,
+	CASE WHEN d.datconnlimit >= 0 THEN d.datconnlimit ELSE 2147483647 END)
+FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()`
+	case k == kindMySQL:
+		// The session's max_user_connections is the account's limit where
+		// one is set (MAX_USER_CONNECTIONS), else the global one; 0 is none.
+		return "SELECT IF(@@SESSION.max_user_connections > 0, LEAST(@@GLOBAL.max_connections, @@SESSION.max_user_connections), @@GLOBAL.max_connections)"
+	}
+	return ""
+}
+
+// readServerLimit reads, once per pool, how many connections the server
+// accepts from its user (Advice.ServerLimit), on the new connection ic.
+// A failure leaves it unknown: the advice is then bounded by nothing.
+func (ps *poolState) readServerLimit(ctx context.Context, ic driver.Conn) {
+	q := serverLimitQuery(ps.kind)
+	if q == "" {
+		return
+	}
+	ps.serverLimitOnce.Do(func() {
+		v, err := queryValue(ctx, ic, q)
+		if err != nil {
+			return
+		}
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			ps.serverLimit.Store(int64(n))
+		}
+	})
+}
+
+// onServer counts the open pools on ps's server and database, ps included.
+func (r *registry) onServer(ps *poolState) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for o := range r.open {
+		if o.target == ps.target && o.kind == ps.kind {
+			n++
+		}
+	}
+	return n
+}
