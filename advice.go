@@ -115,10 +115,10 @@ type adviceInput struct {
 // advise reads the pool's history up to now.
 func (ps *poolState) advise(now time.Time) Advice {
 	span := adviceSamples * cmp.Or(pools.interval, historyInterval)
-	samples, m, ok, _ := ps.hist.since(nil, now.Add(-span))
-	in := adviceInput{samples: samples, to: now, end: ps.pool.Stat(), serverLimit: int(ps.serverLimit.Load()), pools: pools.onServer(ps)}
-	if ok {
-		in.from, in.start = m.at, m.s
+	sp := ps.hist.since(nil, now.Add(-span))
+	in := adviceInput{samples: sp.samples, to: now, end: ps.pool.Stat(), serverLimit: int(ps.serverLimit.Load()), pools: pools.onServer(ps)}
+	if sp.marked {
+		in.from, in.start = sp.mark.at, sp.mark.s
 	} else {
 		in.from, in.start = now, in.end
 	}

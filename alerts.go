@@ -97,6 +97,7 @@ type alertWindow struct {
 	now     time.Time
 	window  time.Duration
 	samples []Sample
+	covered bool          // the history reaches back to the window's start
 	waitP99 time.Duration // -1 when unknown (the history is younger than a mark)
 	lastErr string
 }
@@ -108,8 +109,6 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 	if n == 0 {
 		return r
 	}
-	// Sustained: the samples cover the window, bar a sample's slack.
-	covered := w.now.Sub(w.samples[0].At) >= w.window*9/10
 	var used float64
 	var exhausted int
 	var timeouts, dials, dialErrs int64
@@ -130,7 +129,7 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 	if t := cfg.alertUtilization; t > 0 {
 		u := used / float64(n)
 		r[aUtilization] = alertRule{on: true, value: u, threshold: t,
-			fire: covered && u > t, clear: u < t*0.9,
+			fire: w.covered && u > t, clear: u < t*0.9,
 			message: fmt.Sprintf("%.0f%% of pool_max_conns=%d in use on average over the last %s (pool_alert_utilization=%g)", 100*u, maxConns, win, t)}
 	}
 	if t := cfg.alertWait; t > 0 && w.waitP99 >= 0 {
@@ -211,10 +210,10 @@ func (ps *poolState) evaluateAlerts(now time.Time) {
 	if win == 0 {
 		return
 	}
-	samples, m, ok, last := ps.hist.since(nil, now.Add(-win))
-	w := alertWindow{now: now, window: win, samples: samples, waitP99: -1}
-	if ok {
-		d := last.WaitBuckets.Sub(m.s.WaitBuckets)
+	sp := ps.hist.since(nil, now.Add(-win))
+	w := alertWindow{now: now, window: win, samples: sp.samples, covered: sp.covered, waitP99: -1}
+	if sp.marked {
+		d := sp.last.WaitBuckets.Sub(sp.mark.s.WaitBuckets)
 		w.waitP99 = d.Quantile(0.99)
 	}
 	if err := ps.pool.LastError(); err != nil {

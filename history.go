@@ -117,25 +117,37 @@ func (h *history) appendTo(dst []Sample) []Sample {
 	return append(dst, h.samples[:h.next]...)
 }
 
-// since returns the samples taken after from, oldest first, appended to
-// dst; the oldest mark at or after from (ok false if there is none yet);
-// and the Stat of the last sample.
-func (h *history) since(dst []Sample, from time.Time) (samples []Sample, m mark, ok bool, last pool.Stat) {
+// span is what history.since returns: a window of a pool's history.
+type span struct {
+	samples []Sample  // taken after the window's start, oldest first
+	mark    mark      // the oldest mark at or after the start
+	marked  bool      // mark is set: a mark was taken in the window
+	covered bool      // the history reaches back to the start: a sample was taken at or before it
+	last    pool.Stat // the Stat of the last sample
+}
+
+// since returns the window of the history that starts at from, its
+// samples appended to dst.
+func (h *history) since(dst []Sample, from time.Time) span {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	sp := span{last: h.prev}
 	n := len(h.samples)
 	for i := range n {
 		smp := h.samples[(h.next+i)%n]
 		if smp.At.After(from) {
 			dst = append(dst, smp)
+		} else {
+			sp.covered = true
 		}
 	}
+	sp.samples = dst
 	for i := range len(h.marks) {
 		mk := h.marks[(h.nextMark+i)%len(h.marks)]
 		if !mk.at.Before(from) {
-			m, ok = mk, true
+			sp.mark, sp.marked = mk, true
 			break
 		}
 	}
-	return dst, m, ok, h.prev
+	return sp
 }
