@@ -30,8 +30,9 @@ const (
 
 // Advice is what the load of the last minutes says of a pool's size.
 type Advice struct {
-	// Window is the span of history the advice reads: up to the last five
-	// minutes of samples (less while the pool is younger).
+	// Window is the span of history the advice reads: the last five
+	// minutes, or a little more (from the last mark before), or less
+	// while the pool is younger.
 	Window time.Duration
 
 	// ArrivalRate is acquires per second: those served, those that timed

@@ -83,7 +83,8 @@ const maxAlertEvents = 64
 // threshold, whether it fires, whether it clears (between the two, the
 // alert keeps its state: hysteresis), and a sentence.
 type alertRule struct {
-	on        bool
+	on        bool // the alert is on (its threshold is not 0)
+	known     bool // the window tells: else the alert keeps its state
 	value     float64
 	threshold float64
 	fire      bool
@@ -128,19 +129,19 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 
 	if t := cfg.alertUtilization; t > 0 {
 		u := used / float64(n)
-		r[aUtilization] = alertRule{on: true, value: u, threshold: t,
+		r[aUtilization] = alertRule{on: true, known: true, value: u, threshold: t,
 			fire: w.covered && u > t, clear: u < t*0.9,
 			message: fmt.Sprintf("%.0f%% of pool_max_conns=%d in use on average over the last %s (pool_alert_utilization=%g)", 100*u, maxConns, win, t)}
 	}
-	if t := cfg.alertWait; t > 0 && w.waitP99 >= 0 {
-		r[aWait] = alertRule{on: true, value: w.waitP99.Seconds(), threshold: t.Seconds(),
+	if t := cfg.alertWait; t > 0 {
+		r[aWait] = alertRule{on: true, known: w.waitP99 >= 0, value: w.waitP99.Seconds(), threshold: t.Seconds(),
 			fire: w.waitP99 > t, clear: w.waitP99 < t*8/10,
 			message: fmt.Sprintf("the p99 wait for a connection was %v over the last %s (pool_alert_wait=%v)", w.waitP99.Round(time.Millisecond), win, t)}
 	}
 	share := float64(exhausted) / float64(n)
-	r[aExhaustion] = alertRule{on: true, value: share, fire: exhausted > 0, clear: exhausted == 0,
+	r[aExhaustion] = alertRule{on: true, known: true, value: share, fire: exhausted > 0, clear: exhausted == 0,
 		message: fmt.Sprintf("acquires waited with all %d connections in use in %d of the last %d samples (%s)", maxConns, exhausted, n, win)}
-	r[aTimeouts] = alertRule{on: true, value: float64(timeouts), fire: timeouts > 0, clear: timeouts == 0,
+	r[aTimeouts] = alertRule{on: true, known: true, value: float64(timeouts), fire: timeouts > 0, clear: timeouts == 0,
 		message: fmt.Sprintf("%d acquires timed out at pool_acquire_timeout=%v in the last %s", timeouts, cfg.acquireTimeout, win)}
 	failed := 0.0
 	if dials+dialErrs > 0 {
@@ -150,7 +151,7 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 	if w.lastErr != "" && dialErrs > 0 {
 		msg += ": " + w.lastErr
 	}
-	r[aDialErrors] = alertRule{on: true, value: failed, threshold: 0.5,
+	r[aDialErrors] = alertRule{on: true, known: true, value: failed, threshold: 0.5,
 		fire: dialErrs >= 2 && failed >= 0.5, clear: failed < 0.25, message: msg}
 	return r
 }
@@ -166,6 +167,9 @@ func (a *alerts) evaluate(pool string, w alertWindow, r [numAlerts]alertRule) []
 		st, rule := &a.state[i], &r[i]
 		if !rule.on {
 			*st = alertState{firing: false, changed: st.changed}
+			continue
+		}
+		if !rule.known {
 			continue
 		}
 		st.value, st.message = rule.value, rule.message

@@ -120,8 +120,8 @@ func (h *history) appendTo(dst []Sample) []Sample {
 // span is what history.since returns: a window of a pool's history.
 type span struct {
 	samples []Sample  // taken after the window's start, oldest first
-	mark    mark      // the oldest mark at or after the start
-	marked  bool      // mark is set: a mark was taken in the window
+	mark    mark      // the newest mark at or before the start, or, if none, the oldest
+	marked  bool      // mark is set: the history holds a mark
 	covered bool      // the history reaches back to the start: a sample was taken at or before it
 	last    pool.Stat // the Stat of the last sample
 }
@@ -144,10 +144,10 @@ func (h *history) since(dst []Sample, from time.Time) span {
 	sp.samples = dst
 	for i := range len(h.marks) {
 		mk := h.marks[(h.nextMark+i)%len(h.marks)]
-		if !mk.at.Before(from) {
-			sp.mark, sp.marked = mk, true
+		if i > 0 && mk.at.After(from) {
 			break
 		}
+		sp.mark, sp.marked = mk, true
 	}
 	return sp
 }
