@@ -19,7 +19,7 @@ import (
 const dsnTestPassword = "S3cr3t-Pa55"
 
 // dsnTestKnown is the list every unknown-parameter error ends with.
-const dsnTestKnown = "(known: pool_acquire_timeout, pool_evict_codes, pool_health_check_period, pool_init_sql, pool_leak_reclaim, pool_leak_threshold, " +
+const dsnTestKnown = "(known: pool_acquire_timeout, pool_alert_utilization, pool_alert_wait, pool_alert_window, pool_evict_codes, pool_health_check_period, pool_init_sql, pool_leak_reclaim, pool_leak_threshold, " +
 	"pool_max_conn_idle_time, pool_max_conn_lifetime, pool_max_conn_lifetime_jitter, pool_max_conns, " +
 	"pool_min_conns, pool_min_idle_conns, pool_name, pool_ping_idle_after, pool_ping_timeout, pool_require_writable, pool_reset_query, pool_reset_session, pool_reuse, pool_share, " +
 	"pool_sqlcommenter, pool_stmt_cache_size, pool_trace_query_text, pool_tracing, pool_validation_query)"
