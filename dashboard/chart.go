@@ -35,6 +35,7 @@ const (
 	colorInUse   = "#2563eb"
 	colorWaiting = "#ea580c"
 	colorWait    = "#7c3aed"
+	colorAlert   = "#dc2626" // the page's --red, its alert badges' colour
 )
 
 type series struct {
@@ -117,6 +118,7 @@ func newChart(s *sqlpool.Snapshot, now time.Time) chart {
 		}
 		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5" stroke-linejoin="round"/>`, line.String(), p.color)
 	}
+	alertMarks(&b, s.AlertEvents, now, window, x, chartTop+chartPanels*(panelH+panelGap)-panelGap)
 	axisY := height - 3
 	fmt.Fprintf(&b, `<text x="0" y="%.1f" class="cs">−%s</text>`, axisY, esc(axisLabel(window)))
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" class="cs" text-anchor="middle">−%s</text>`, chartW/2, axisY, esc(axisLabel(window/2)))
@@ -151,4 +153,46 @@ func niceCeil(v float64) float64 {
 		}
 	}
 	return 10 * p
+}
+
+// alertMarks draws a line across the panels, down to bottom, where each
+// alert of events fired within the chart's window (up to now), named at
+// its top; x places a time. Alerts that fire together share the line,
+// their names one under the other. Clearings are not drawn: the badge says
+// whether an alert still fires.
+func alertMarks(b *strings.Builder, events []sqlpool.Alert, now time.Time, window time.Duration, x func(time.Time) float64, bottom float64) {
+	type mark struct {
+		x     float64
+		names []string
+		title []string
+	}
+	var marks []mark
+	for _, ev := range events {
+		if !ev.Firing || ev.Since.After(now) || now.Sub(ev.Since) > window {
+			continue
+		}
+		px := x(ev.Since)
+		title := fmt.Sprintf("%s fired at %s: %s", ev.Name, ev.Since.Format("15:04:05"), ev.Message)
+		// Within a few units of the last, it would draw over it.
+		if n := len(marks); n > 0 && math.Abs(marks[n-1].x-px) < 4 {
+			marks[n-1].names = append(marks[n-1].names, ev.Name)
+			marks[n-1].title = append(marks[n-1].title, title)
+			continue
+		}
+		marks = append(marks, mark{px, []string{ev.Name}, []string{title}})
+	}
+	for _, m := range marks {
+		// Names go left of a line near the right edge, where they would not fit.
+		tx, anchor := m.x+3, "start"
+		if m.x > chartW-90 {
+			tx, anchor = m.x-3, "end"
+		}
+		fmt.Fprintf(b, `<g class="alert-mark" data-alerts="%s"><title>%s</title>`, esc(strings.Join(m.names, " ")), esc(strings.Join(m.title, "\n")))
+		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.25"/>`, m.x, m.x, chartTop, bottom, colorAlert)
+		fmt.Fprintf(b, `<path d="M%.1f %.1fl-4 -6h8z" fill="%s"/>`, m.x, chartTop, colorAlert)
+		for i, name := range m.names {
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="ca" text-anchor="%s">%s</text>`, tx, chartTop+10+float64(i)*10, anchor, esc(name))
+		}
+		b.WriteString(`</g>`)
+	}
 }

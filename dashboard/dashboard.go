@@ -6,11 +6,14 @@
 //	mux.Handle("/debug/sqlpool/", dashboard.Handler())
 //
 // The page lists every open pool (sqlpool.Snapshots): its database and
-// settings, its gauges with a chart of the last minutes of connections in
-// use, operations waiting and their wait time, its counters, and a table of
-// its physical connections, with, for each connection in use, for how long
-// it has been held and the stack that took it (leak detection on); leak
-// suspects come first, highlighted, their stacks open. It needs no external
+// settings, the alerts that fire (pool_alert_window) and the sizing advice
+// of the last minutes' load (sqlpool.Advise: its verdict, why, and the
+// pool_max_conns it recommends), its gauges with a chart of the last
+// minutes of connections in use, operations waiting and their wait time,
+// marked where each alert fired, its counters, and a table of its physical
+// connections, with, for each connection in use, for how long it has been
+// held and the stack that took it (leak detection on); leak suspects come
+// first, highlighted, their stacks open. It needs no external
 // asset (its CSS and its SVG chart are inline), works without JavaScript
 // (a small inline script only keeps what you expanded open across the
 // refreshes) and reloads itself every 5 seconds.
@@ -33,6 +36,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -182,6 +186,9 @@ type poolReport struct {
 	HeldBy  []holderReport `json:"held_by"` // connections in use, by the line that took them
 	History []sampleReport `json:"history"` // oldest first, one a second
 
+	Sizing sizingReport  `json:"sizing"` // sqlpool.Advise: what the last minutes' load needs
+	Alerts []alertReport `json:"alerts"` // the alerts that are on, firing or not; [] when alerts are off
+
 	// For the page only.
 	Anchor      string        `json:"-"` // the element id of the pool's section
 	Destroys    []countReport `json:"-"` // Destroyed, in pool.DestroyReasons order
@@ -191,6 +198,54 @@ type poolReport struct {
 	InUseIdx    int           `json:"-"` // Conns[:InUseIdx] are in use, checking or dialing
 	OpenStacks  int           `json:"-"` // how many suspects' stacks show open
 	IdleVisible bool          `json:"-"` // the idle connections show without a click
+	Firing      []alertReport `json:"-"` // Alerts that fire now
+}
+
+// sizingReport is a pool's sizing advice (sqlpool.Advice).
+type sizingReport struct {
+	ArrivalRate         float64 `json:"arrival_rate"` // acquires per second
+	HoldMeanSeconds     float64 `json:"hold_mean_seconds"`
+	HoldP99Seconds      float64 `json:"hold_p99_seconds"`
+	BusyMean            float64 `json:"busy_mean"` // connections busy: arrival_rate × hold_mean_seconds
+	BusyP99             float64 `json:"busy_p99"`
+	WaitedShare         float64 `json:"waited_share"` // from 0 to 1
+	WaitP99Seconds      float64 `json:"wait_p99_seconds"`
+	Timeouts            int64   `json:"timeouts"` // in the window
+	MaxConns            int     `json:"max_conns"`
+	RecommendedMaxConns int     `json:"recommended_max_conns"` // 0 with "not enough data"
+	ServerLimit         int     `json:"server_limit"`          // 0: unknown
+	PoolsOnServer       int     `json:"pools_on_server"`
+	Verdict             string  `json:"verdict"` // "undersized", "right", "oversized" or "not enough data"
+	Reason              string  `json:"reason"`
+	Warning             string  `json:"warning,omitempty"`
+	WindowSeconds       float64 `json:"window_seconds"` // the span of history read
+
+	Window time.Duration `json:"-"`
+}
+
+// Badge is the class of the verdict's badge on the page.
+func (s sizingReport) Badge() string {
+	switch sqlpool.Verdict(s.Verdict) {
+	case sqlpool.VerdictUndersized:
+		return "bad"
+	case sqlpool.VerdictOversized:
+		return "warn"
+	case sqlpool.VerdictRight:
+		return "ok"
+	}
+	return "muted"
+}
+
+// alertReport is one alert as it stands (sqlpool.Alert).
+type alertReport struct {
+	Name      string     `json:"name"`
+	Firing    bool       `json:"firing"`
+	Since     *time.Time `json:"since"` // when it last fired or cleared; null if it never fired
+	Value     float64    `json:"value"`
+	Threshold float64    `json:"threshold"`
+	Message   string     `json:"message"`
+
+	For time.Duration `json:"-"` // since Since, as of the report
 }
 
 type countReport struct {
@@ -307,7 +362,20 @@ func newPoolReport(s *sqlpool.Snapshot, now time.Time, id string) poolReport {
 		Conns:                make([]connReport, 0, len(s.Conns)),
 		HeldBy:               []holderReport{},
 		History:              make([]sampleReport, 0, len(s.History)),
+		Sizing:               newSizingReport(s.Advice),
+		Alerts:               make([]alertReport, 0, len(s.Alerts)),
 		Anchor:               id,
+	}
+	for _, a := range s.Alerts {
+		ar := alertReport{Name: a.Name, Firing: a.Firing, Value: finite(a.Value), Threshold: finite(a.Threshold), Message: a.Message}
+		if !a.Since.IsZero() {
+			since := a.Since
+			ar.Since, ar.For = &since, now.Sub(since)
+		}
+		p.Alerts = append(p.Alerts, ar)
+		if ar.Firing {
+			p.Firing = append(p.Firing, ar)
+		}
 	}
 	p.Exhausted = p.InUse >= p.Max && p.Waiting > 0
 	for _, st := range s.Settings {
@@ -370,6 +438,37 @@ func newPoolReport(s *sqlpool.Snapshot, now time.Time, id string) poolReport {
 	}
 	p.Chart = newChart(s, now)
 	return p
+}
+
+func newSizingReport(a sqlpool.Advice) sizingReport {
+	return sizingReport{
+		ArrivalRate:         finite(a.ArrivalRate),
+		HoldMeanSeconds:     a.HoldMean.Seconds(),
+		HoldP99Seconds:      a.HoldP99.Seconds(),
+		BusyMean:            finite(a.BusyMean),
+		BusyP99:             finite(a.BusyP99),
+		WaitedShare:         finite(a.WaitedShare),
+		WaitP99Seconds:      a.WaitP99.Seconds(),
+		Timeouts:            a.Timeouts,
+		MaxConns:            a.MaxConns,
+		RecommendedMaxConns: a.RecommendedMaxConns,
+		ServerLimit:         a.ServerLimit,
+		PoolsOnServer:       a.PoolsOnServer,
+		Verdict:             string(a.Verdict),
+		Reason:              a.Reason,
+		Warning:             a.Warning,
+		WindowSeconds:       a.Window.Seconds(),
+		Window:              a.Window,
+	}
+}
+
+// finite returns v, or 0 if it is NaN or infinite, which JSON cannot hold:
+// one such number would leave the whole document unwritten.
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 func newConnReport(c sqlpool.ConnInfo, now time.Time) connReport {

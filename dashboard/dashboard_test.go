@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -517,3 +519,316 @@ func TestFormatting(t *testing.T) {
 
 // url escapes s for a query string.
 func url(s string) string { return urlQueryEscape(s) }
+
+// await polls cond every 10ms until it holds, failing the test after a
+// minute with what describe says: the pool's sampler takes a sample a
+// second, and the advice wants five.
+func await(t *testing.T, what string, cond func() bool, describe func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after a minute waiting for %s; last:\n%s", what, describe())
+		}
+	}
+}
+
+// exhaustedPool opens a pool named name of two connections on a new SQLite
+// file, with alerts over 200ms, holds both connections and, until the test
+// ends, keeps asking for a third, which times out at pool_acquire_timeout
+// (20ms): every acquire waits, the pool is exhausted and undersized.
+func exhaustedPool(t *testing.T, name string) *sqlpool.Connector {
+	t.Helper()
+	ctr, err := sqlpool.NewConnector("sqlite3:file:"+filepath.Join(t.TempDir(), "sizing.db")+"?_journal_mode=WAL&pool_max_conns=2&pool_acquire_timeout=20ms&pool_alert_window=200ms",
+		sqlpool.WithName(name), sqlpool.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(ctr)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		db.Close()
+	})
+	for range 2 {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if err := c.PingContext(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if err := db.PingContext(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, sqlpool.ErrAcquireTimeout) {
+				t.Errorf("a third acquire: got %v, want %v", err, sqlpool.ErrAcquireTimeout)
+				return
+			}
+		}
+	}()
+	return ctr
+}
+
+// decodePools returns the pools of the JSON document body, each as a map,
+// keyed by name.
+func decodePools(t *testing.T, body string) map[string]map[string]any {
+	t.Helper()
+	var doc struct{ Pools []map[string]any }
+	if err := json.Unmarshal([]byte(body), &doc); err != nil {
+		t.Fatalf("the JSON does not decode: %v\n%s", err, body)
+	}
+	out := map[string]map[string]any{}
+	for _, p := range doc.Pools {
+		out[p["name"].(string)] = p
+	}
+	return out
+}
+
+// sizingKeys and alertKeys are the keys of "sizing" and of each of
+// "alerts", as docs/dashboard.md lists them ("warning" only when set).
+var (
+	sizingKeys = []string{"arrival_rate", "hold_mean_seconds", "hold_p99_seconds", "busy_mean", "busy_p99", "waited_share", "wait_p99_seconds", "timeouts",
+		"max_conns", "recommended_max_conns", "server_limit", "pools_on_server", "verdict", "reason", "window_seconds"}
+	alertKeys = []string{"name", "firing", "since", "value", "threshold", "message"}
+)
+
+// keys returns m's keys, sorted.
+func keys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
+
+func TestJSONAndPageShowTheAdviceAndTheAlertsOfAnExhaustedPool(t *testing.T) {
+	const name = "sizing-exhausted"
+	exhaustedPool(t, name)
+	srv := serve(t)
+
+	var p map[string]any
+	var body string
+	firing := func(name string) bool {
+		for _, a := range p["alerts"].([]any) {
+			if a := a.(map[string]any); a["name"] == name {
+				return a["firing"] == true
+			}
+		}
+		return false
+	}
+	await(t, "the advice to call the pool undersized and its utilization and exhaustion alerts to fire", func() bool {
+		_, body = get(t, srv.URL+"/debug/sqlpool/json?pool="+name)
+		p = decodePools(t, body)[name]
+		return p["sizing"].(map[string]any)["verdict"] == string(sqlpool.VerdictUndersized) && firing(sqlpool.AlertUtilization) && firing(sqlpool.AlertExhaustion)
+	}, func() string { return body })
+	t.Logf("the pool's sizing and alerts:\n%s", body[strings.Index(body, `"sizing"`):])
+
+	sz := p["sizing"].(map[string]any)
+	if got := keys(sz); !slices.Equal(got, sorted(sizingKeys)) {
+		t.Errorf("sizing's keys: got %q, want %q", got, sorted(sizingKeys))
+	}
+	if sz["max_conns"] != 2.0 || sz["recommended_max_conns"].(float64) <= 2 || sz["timeouts"].(float64) < 1 || sz["waited_share"] != 1.0 ||
+		sz["pools_on_server"] != 1.0 || sz["server_limit"] != 0.0 || sz["window_seconds"].(float64) <= 0 {
+		t.Errorf("sizing: got %v, want max_conns 2, recommended_max_conns > 2, timeouts >= 1, waited_share 1, pools_on_server 1, server_limit 0 (SQLite), window_seconds > 0", sz)
+	}
+	reason := sz["reason"].(string)
+	if want := "more than pool_max_conns=2; 100% of acquires waited"; !strings.Contains(reason, want) || !strings.HasSuffix(reason, fmt.Sprintf("set pool_max_conns=%.0f", sz["recommended_max_conns"])) {
+		t.Errorf("reason: got %q, want it to say %q and to end with the recommendation", reason, want)
+	}
+
+	alerts := p["alerts"].([]any)
+	var names []string
+	for _, a := range alerts {
+		a := a.(map[string]any)
+		names = append(names, a["name"].(string))
+		if got := keys(a); !slices.Equal(got, sorted(alertKeys)) {
+			t.Errorf("alert %v: keys %q, want %q", a["name"], got, sorted(alertKeys))
+		}
+		if a["firing"] == true {
+			since, err := time.Parse(time.RFC3339, a["since"].(string))
+			if err != nil || time.Since(since) < 0 || a["message"] == "" {
+				t.Errorf("firing alert %v: got since %v (%v), message %q; want an RFC 3339 time in the past and a message", a["name"], a["since"], err, a["message"])
+			}
+		} else if a["since"] != nil {
+			t.Errorf("alert %v, not firing: got since %v, want null (it never fired)", a["name"], a["since"])
+		}
+	}
+	if want := []string{sqlpool.AlertUtilization, sqlpool.AlertWait, sqlpool.AlertExhaustion, sqlpool.AlertAcquireTimeouts, sqlpool.AlertDialErrors}; !slices.Equal(names, want) {
+		t.Errorf("alerts: got %q, want every alert, on by default, in the order %q", names, want)
+	}
+
+	// The page says the same: the verdict, the reason, the alerts firing
+	// and, on the chart, when they fired.
+	_, page := get(t, srv.URL+"/debug/sqlpool/?pool="+name)
+	for _, want := range []string{
+		`<p class="sizing" data-verdict="undersized"><span class="badge bad">undersized</span>`,
+		`more than pool_max_conns=2; 100% of acquires waited`,
+		`<p class="alert" data-alert="utilization"><span class="badge bad">utilization</span>100% of pool_max_conns=2 in use on average over the last 200ms`,
+		`<p class="alert" data-alert="exhaustion"><span class="badge bad">exhaustion</span>acquires waited with all 2 connections in use`,
+		`alerts firing</span>`,
+		`<g class="alert-mark" data-alerts="`,
+		`>utilization</text>`,
+		`>exhaustion</text>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `<span class="badge ok">ok</span>`) {
+		t.Errorf("the page says ok of a pool whose alerts fire")
+	}
+}
+
+// advisedSnapshot is a pool of 4 that the advice calls undersized, with a
+// warning, two alerts firing (one since before the chart's window), one
+// that fired and cleared, one that never fired, and the events of them all.
+func advisedSnapshot(now time.Time) sqlpool.Snapshot {
+	s := sqlpool.Snapshot{
+		Stat:    sqlpool.Stat{Name: "advised", Stat: pool.Stat{MaxSize: 4, Total: 4, InUse: 4, Waiting: 3}},
+		TakenAt: now,
+		Advice: sqlpool.Advice{
+			Window: 90 * time.Second, ArrivalRate: 120, HoldMean: 50 * time.Millisecond, HoldP99: 180 * time.Millisecond,
+			BusyMean: 6, BusyP99: 7.5, WaitedShare: 0.625, WaitP99: 1500 * time.Millisecond, Timeouts: 7,
+			MaxConns: 4, MinConns: 0, RecommendedMaxConns: 12, ServerLimit: 20, PoolsOnServer: 6,
+			Verdict: sqlpool.VerdictUndersized,
+			Reason:  "120.0 acquires/s held 50ms on average keep 6.0 connections busy (p99 7.5), more than pool_max_conns=4; 62% of acquires waited (p99 1.5s), 7 timed out: set pool_max_conns=12 <now>",
+			Warning: "6 pools × pool_max_conns=4 could open 24 connections, more than the 20 the server allows this user",
+		},
+		Alerts: []sqlpool.Alert{
+			{Name: sqlpool.AlertUtilization, Firing: true, Since: now.Add(-20 * time.Second), Value: 0.95, Threshold: 0.8, Message: "95% of pool_max_conns=4 in use on average over the last 1m (pool_alert_utilization=0.8)"},
+			{Name: sqlpool.AlertWait, Firing: false, Since: now.Add(-10 * time.Second), Value: 0.1, Threshold: 0.25, Message: "the p99 wait for a connection was 100ms over the last 1m (pool_alert_wait=250ms)"},
+			{Name: sqlpool.AlertExhaustion, Firing: true, Since: now.Add(-time.Hour), Value: 0.5, Message: "acquires waited with all 4 connections in use in 30 of the last 60 samples (1m)"},
+			{Name: sqlpool.AlertAcquireTimeouts, Message: "0 acquires timed out at pool_acquire_timeout=30s in the last 1m"},
+		},
+		AlertEvents: []sqlpool.Alert{
+			{Name: sqlpool.AlertExhaustion, Firing: true, Since: now.Add(-time.Hour)}, // before the chart's window
+			{Name: sqlpool.AlertWait, Firing: true, Since: now.Add(-40 * time.Second)},
+			{Name: sqlpool.AlertUtilization, Firing: true, Since: now.Add(-20 * time.Second)},
+			{Name: sqlpool.AlertWait, Firing: false, Since: now.Add(-10 * time.Second)}, // a clearing
+		},
+	}
+	for i := range 60 {
+		s.History = append(s.History, sqlpool.Sample{At: now.Add(time.Duration(i-59) * time.Second), InUse: 4, Waiting: i % 5, MaxConns: 4})
+	}
+	return s
+}
+
+func TestJSONSizingAndAlertsCarryTheAdviceAndEachAlertAsTheyStand(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	h := handler{snapshots: func() []sqlpool.Snapshot {
+		return []sqlpool.Snapshot{advisedSnapshot(now), {Stat: sqlpool.Stat{Name: "quiet"}, TakenAt: now}}
+	}, now: func() time.Time { return now }}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/json", nil))
+	pools := decodePools(t, rec.Body.String())
+
+	sz := pools["advised"]["sizing"].(map[string]any)
+	want := map[string]any{
+		"arrival_rate": 120.0, "hold_mean_seconds": 0.05, "hold_p99_seconds": 0.18, "busy_mean": 6.0, "busy_p99": 7.5,
+		"waited_share": 0.625, "wait_p99_seconds": 1.5, "timeouts": 7.0, "max_conns": 4.0, "recommended_max_conns": 12.0,
+		"server_limit": 20.0, "pools_on_server": 6.0, "verdict": "undersized", "window_seconds": 90.0,
+		"reason":  "120.0 acquires/s held 50ms on average keep 6.0 connections busy (p99 7.5), more than pool_max_conns=4; 62% of acquires waited (p99 1.5s), 7 timed out: set pool_max_conns=12 <now>",
+		"warning": "6 pools × pool_max_conns=4 could open 24 connections, more than the 20 the server allows this user",
+	}
+	if got, wantKeys := keys(sz), sorted(append(sizingKeys, "warning")); !slices.Equal(got, wantKeys) {
+		t.Errorf("sizing's keys: got %q, want %q", got, wantKeys)
+	}
+	for k, v := range want {
+		if sz[k] != v {
+			t.Errorf("sizing.%s: got %v, want %v", k, sz[k], v)
+		}
+	}
+
+	type alert struct {
+		Name      string
+		Firing    bool
+		Since     *time.Time
+		Value     float64
+		Threshold float64
+		Message   string
+	}
+	var got []alert
+	raw, _ := json.Marshal(pools["advised"]["alerts"])
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	wantAlerts := []alert{
+		{sqlpool.AlertUtilization, true, at(-20 * time.Second), 0.95, 0.8, "95% of pool_max_conns=4 in use on average over the last 1m (pool_alert_utilization=0.8)"},
+		{sqlpool.AlertWait, false, at(-10 * time.Second), 0.1, 0.25, "the p99 wait for a connection was 100ms over the last 1m (pool_alert_wait=250ms)"},
+		{sqlpool.AlertExhaustion, true, at(-time.Hour), 0.5, 0, "acquires waited with all 4 connections in use in 30 of the last 60 samples (1m)"},
+		{sqlpool.AlertAcquireTimeouts, false, nil, 0, 0, "0 acquires timed out at pool_acquire_timeout=30s in the last 1m"},
+	}
+	if len(got) != len(wantAlerts) {
+		t.Fatalf("alerts: got %d, want %d: %+v", len(got), len(wantAlerts), got)
+	}
+	for i, w := range wantAlerts {
+		g := got[i]
+		if g.Name != w.Name || g.Firing != w.Firing || (g.Since == nil) != (w.Since == nil) || g.Since != nil && !g.Since.Equal(*w.Since) || g.Value != w.Value || g.Threshold != w.Threshold || g.Message != w.Message {
+			t.Errorf("alerts[%d]: got %+v, want %+v", i, g, w)
+		}
+	}
+	if !strings.Contains(rec.Body.String(), `"since": "2026-01-02T03:03:45Z"`) || !strings.Contains(rec.Body.String(), `"since": null`) {
+		t.Errorf("since: want RFC 3339 times, and null for an alert that never fired:\n%s", rec.Body.String())
+	}
+
+	// A pool with its alerts off, and no advice: "alerts" is [], not null;
+	// "sizing" is there, without a warning.
+	quiet := pools["quiet"]
+	if a, ok := quiet["alerts"].([]any); !ok || len(a) != 0 {
+		t.Errorf("alerts of a pool with none: got %#v, want []", quiet["alerts"])
+	}
+	if got := keys(quiet["sizing"].(map[string]any)); !slices.Equal(got, sorted(sizingKeys)) {
+		t.Errorf("sizing's keys without a warning: got %q, want %q", got, sorted(sizingKeys))
+	}
+}
+
+func TestPageShowsTheVerdictTheAlertsFiringAndWhereTheyFiredOnTheChart(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	h := handler{snapshots: func() []sqlpool.Snapshot { return []sqlpool.Snapshot{advisedSnapshot(now)} }, now: func() time.Time { return now }}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	page := rec.Body.String()
+
+	for _, want := range []string{
+		`<p class="sizing" data-verdict="undersized"><span class="badge bad">undersized</span>120.0 acquires/s held 50ms on average keep 6.0 connections busy (p99 7.5), more than pool_max_conns=4; 62% of acquires waited (p99 1.5s), 7 timed out: set pool_max_conns=12 &lt;now&gt;<span class="win">sizing advice, last 1m30s</span></p>`,
+		`<p class="sizing warning">6 pools × pool_max_conns=4 could open 24 connections, more than the 20 the server allows this user</p>`,
+		`<p class="alert" data-alert="utilization"><span class="badge bad">utilization</span>95% of pool_max_conns=4 in use on average over the last 1m (pool_alert_utilization=0.8)<span class="when">firing for 20s</span></p>`,
+		`<p class="alert" data-alert="exhaustion"><span class="badge bad">exhaustion</span>acquires waited with all 4 connections in use in 30 of the last 60 samples (1m)<span class="when">firing for 1h00m</span></p>`,
+		`<span class="badge bad">2 alerts firing</span>`,
+		`<title>sqlpool: 4/4 in use, 3 waiting, 2 alerts firing</title>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{`data-alert="wait"`, `data-alert="acquire_timeouts"`, `<span class="badge ok">`} {
+		if strings.Contains(page, unwanted) {
+			t.Errorf("the page has %q: only the alerts firing show, and a pool with alerts firing is not ok", unwanted)
+		}
+	}
+
+	// The chart marks the two that fired within its minute, where they
+	// fired; not the exhaustion of an hour ago, nor the clearing.
+	marks := regexp.MustCompile(`<g class="alert-mark" data-alerts="([^"]+)"><title>[^<]*</title><line x1="([0-9.]+)"`).FindAllStringSubmatch(page, -1)
+	if len(marks) != 2 {
+		t.Fatalf("chart marks: got %d, want 2 (wait at −40s, utilization at −20s):\n%s", len(marks), regexp.MustCompile(`(?s)<svg class="chart".*?</svg>`).FindString(page))
+	}
+	// The window is the history's 59s: −40s is at 19/59 of the width, −20s at 39/59.
+	for i, w := range []struct {
+		name string
+		x    float64
+	}{{"wait", chartW * 19 / 59}, {"utilization", chartW * 39 / 59}} {
+		x, _ := strconv.ParseFloat(marks[i][2], 64)
+		if marks[i][1] != w.name || x < w.x-0.1 || x > w.x+0.1 {
+			t.Errorf("mark %d: got %s at x=%.1f, want %s at %.1f", i, marks[i][1], x, w.name, w.x)
+		}
+	}
+}

@@ -56,6 +56,7 @@ type pageData struct {
 	TotalMax      int
 	TotalWait     int
 	TotalSuspects int
+	TotalFiring   int // alerts firing
 }
 
 func (h handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -92,6 +93,7 @@ func (h handler) servePage(w http.ResponseWriter, r *http.Request) {
 		d.TotalMax += p.Max
 		d.TotalWait += p.Waiting
 		d.TotalSuspects += p.Suspects
+		d.TotalFiring += len(p.Firing)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, d); err != nil {
