@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sqlpool/sqlpool"
 	"github.com/sqlpool/sqlpool/internal/testdb"
 )
 
@@ -68,21 +70,24 @@ func TestDemoServeKeepsTheDashboardUpWithALiveLoadAndALeakUntilInterrupted(t *te
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"demo", "--duration", "300ms", "--workers", "8", "--serve"}, &out) }()
 
-	testdb.WaitFor(t, "the demo to report the live leak", func() bool {
+	// The sizing section comes first: a quarter of a minute.
+	for deadline := time.Now().Add(90 * time.Second); !strings.Contains(out.String(), "leak suspect: "); time.Sleep(10 * time.Millisecond) {
 		select {
 		case err := <-done:
 			t.Fatalf("the demo ended before serving: %v\n%s", err, out.String())
 		default:
 		}
-		return strings.Contains(out.String(), "leak suspect: ")
-	})
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the demo to report the live leak:\n%s", out.String())
+		}
+	}
 	report := out.String()
 	m := dashboardLine.FindStringSubmatch(report)
 	if m == nil {
 		t.Fatalf("the report has no dashboard line:\n%s", report)
 	}
 	want := leakLine(t)
-	if !strings.Contains(report, "== 7. Dashboard: "+m[1]) || !strings.Contains(report, "leak suspect: the connection taken at "+want+" ") {
+	if !strings.Contains(report, "== 8. Dashboard: "+m[1]) || !strings.Contains(report, "leak suspect: the connection taken at "+want+" ") {
 		t.Errorf("section 7 does not name the dashboard and the leak at %s:\n%s", want, report)
 	}
 
@@ -123,6 +128,42 @@ func TestDemoServeKeepsTheDashboardUpWithALiveLoadAndALeakUntilInterrupted(t *te
 	if leaks != 1 {
 		t.Errorf("suspects: got %d, want the one leak", leaks)
 	}
+	// The sizing section's pools stay, under their loads: the undersized
+	// one with its alerts firing and the advice that says so.
+	resp, err = http.Get(m[1] + "json?pool=" + undersizedPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type alert struct {
+		Name   string
+		Firing bool
+	}
+	var sized struct {
+		Pools []struct {
+			Sizing struct {
+				Verdict     string
+				MaxConns    int `json:"max_conns"`
+				Recommended int `json:"recommended_max_conns"`
+			}
+			Alerts []alert
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&sized)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sized.Pools) != 1 {
+		t.Fatalf("the dashboard's JSON: got %d pools named %s, want 1", len(sized.Pools), undersizedPool)
+	}
+	sz := sized.Pools[0].Sizing
+	if sz.Verdict != string(sqlpool.VerdictUndersized) || sz.MaxConns != sizingMaxConns || sz.Recommended <= sizingMaxConns {
+		t.Errorf("%s's sizing: got %+v, want undersized, max_conns %d and more recommended", undersizedPool, sz, sizingMaxConns)
+	}
+	if !slices.Contains(sized.Pools[0].Alerts, alert{sqlpool.AlertExhaustion, true}) {
+		t.Errorf("%s's alerts: got %+v, want exhaustion firing", undersizedPool, sized.Pools[0].Alerts)
+	}
+
 	// The root of the server leads to the dashboard.
 	if resp, err := http.Get(strings.TrimSuffix(m[1], dashboardPath) + "/"); err != nil || resp.Request.URL.Path != dashboardPath {
 		t.Errorf("GET /: got %v, %v; want a redirect to %s", resp, err, dashboardPath)
@@ -153,12 +194,12 @@ func TestDashboardFlagIsCheckedAndCanBeTurnedOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := run(ctx, []string{"demo", "--dashboard", "256.0.0.1:0", "--duration", "100ms"}, &out)
+	err := run(ctx, []string{"demo", "--dashboard", "256.0.0.1:0", "--duration", "100ms", "--sizing=false"}, &out)
 	if err == nil || !strings.Contains(err.Error(), "serving the dashboard") {
 		t.Errorf("--dashboard with a bad address: got %v, want an error serving the dashboard", err)
 	}
 	out.Reset()
-	if err := run(ctx, []string{"demo", "--dashboard", "", "--duration", "100ms", "--workers", "2"}, &out); err != nil {
+	if err := run(ctx, []string{"demo", "--dashboard", "", "--duration", "100ms", "--workers", "2", "--sizing=false"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "dashboard:") {

@@ -23,17 +23,22 @@ const (
 	liveLeakThreshold = 2 * time.Second
 	// liveWave is the period over which the live load rises and falls.
 	liveWave = 40 * time.Second
+	// liveAcquireTimeout is its pool_acquire_timeout: an application that
+	// fails fast. At the load's peaks the pool is too small, some acquires
+	// time out, and the sizing advice says by how much.
+	liveAcquireTimeout = 50 * time.Millisecond
 )
 
-// serve runs section 7: a pool of its own on t's database under a live load
+// serve runs section 8: a pool of its own on t's database under a live load
 // whose intensity rises and falls, with one connection leaked by leakRows,
 // until ctx ends; the dashboard at url shows it all. It returns nil when ctx
 // ends: being interrupted is how it stops.
 func serve(ctx context.Context, w io.Writer, o options, t target, url string) error {
-	section(w, fmt.Sprintf("7. Dashboard: %s, live until interrupted (Ctrl-C)", url))
+	section(w, fmt.Sprintf("8. Dashboard: %s, live until interrupted (Ctrl-C)", url))
 	dsn := t.driver + ":" + withParams(t.rawDSN,
 		"pool_name", livePool,
 		"pool_max_conns", "8",
+		"pool_acquire_timeout", liveAcquireTimeout.String(),
 		"pool_leak_threshold", liveLeakThreshold.String(),
 		"pool_max_conn_lifetime", "1m",
 		"pool_max_conn_lifetime_jitter", "15s")
@@ -61,8 +66,9 @@ func serve(ctx context.Context, w io.Writer, o options, t target, url string) er
 		return err
 	}
 	defer rows.Close()
-	fmt.Fprintf(out, "leakRows runs %s and keeps its rows open; %d workers run transactions that hold a connection 5-65ms, more of them, then fewer, every %v\n",
+	fmt.Fprintf(out, "leakRows runs %s and keeps its rows open; %d workers run transactions that hold a connection 5-65ms, more of them, then fewer, every %v;\n",
 		t.query, o.workers, liveWave)
+	fmt.Fprintf(out, "at the peaks 8 connections are too few: acquires wait, some time out at %v, the pool's alerts fire and the dashboard shows the advice\n", liveAcquireTimeout)
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup

@@ -1,6 +1,6 @@
 // Command sqlpool shows the sqlpool driver at work.
 //
-//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32] [--otel] [--dashboard ADDR] [--serve]
+//	go run ./cmd/sqlpool demo [--dsn DSN] [--duration 4s] [--workers 32] [--otel] [--dashboard ADDR] [--serve] [--sizing=false]
 //
 // Without --dsn it needs no server: it runs on an SQLite database file in a
 // temporary directory. It opens the database twice, with sqlpool and with the
@@ -11,6 +11,12 @@
 // PostgreSQL --dsn it also kills the pool's idle backends on the server and
 // shows pre-ping replacing them before any query sees the failure.
 //
+// Then it sizes a pool: a pool of 4 connections under a load that keeps 6
+// busy (60 requests a second, each holding its connection 100ms), until
+// its alerts have fired and sqlpool.Advise calls it undersized; and the
+// same load on the size the advice recommends, which the advice calls
+// right. --sizing=false skips it (it takes about 15 seconds).
+//
 // With --otel it also exports sqlpool's OpenTelemetry spans and metrics over
 // OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318),
 // e.g. to Jaeger: see examples/jaeger.
@@ -18,7 +24,8 @@
 // While it runs it serves sqlpool's dashboard (package dashboard) on
 // --dashboard (default 127.0.0.1 on a free port) and prints its URL; with
 // --serve it then keeps serving it, with a pool under a live load and a
-// connection leaked on purpose, until interrupted.
+// connection leaked on purpose, and the two pools of the sizing section
+// under theirs, until interrupted.
 package main
 
 import (
@@ -100,6 +107,7 @@ type options struct {
 	otel     bool          // export sqlpool's spans and metrics over OTLP/HTTP
 	dash     string        // address of the dashboard's HTTP server; "" means none
 	serve    bool          // after the report, serve the dashboard under a live load until interrupted
+	sizing   bool          // run the sizing section (about 15s)
 }
 
 func demoFlags(o *options) *flag.FlagSet {
@@ -110,6 +118,7 @@ func demoFlags(o *options) *flag.FlagSet {
 	fs.IntVar(&o.workers, "workers", 32, "goroutines querying concurrently in each load run")
 	fs.BoolVar(&o.otel, "otel", false, "export sqlpool's spans and metrics over OTLP/HTTP to $OTEL_EXPORTER_OTLP_ENDPOINT\n(default http://localhost:4318), e.g. to Jaeger: see examples/jaeger")
 	fs.StringVar(&o.dash, "dashboard", "127.0.0.1:0", "`address` to serve sqlpool's dashboard on while the demo runs (port 0: a free one); \"\" for none")
+	fs.BoolVar(&o.sizing, "sizing", true, "show a pool too small for its load, its alerts and sqlpool's sizing advice, then the load\non the size advised (about 15s); with --serve, both pools stay on the dashboard")
 	fs.BoolVar(&o.serve, "serve", false, "after the report, keep serving the dashboard, with a pool under a live load\nand a leaked connection, until interrupted (Ctrl-C)")
 	return fs
 }
@@ -407,7 +416,16 @@ func demo(ctx context.Context, o options, w io.Writer) (err error) {
 		return err
 	}
 
-	// 7. The dashboard, live.
+	// 7. Sizing.
+	if o.sizing {
+		stop, err := sizingDemo(ctx, w, t, o.serve)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	// 8. The dashboard, live.
 	if o.serve {
 		return serve(ctx, w, o, t, dashURL)
 	}

@@ -128,7 +128,7 @@ func TestDemoOnSQLiteServesTheLoadWithFourConnectionsAndNoErrors(t *testing.T) {
 	goroutines := runtime.NumGoroutine()
 	report := runDemo(t, "--duration", "1s", "--workers", "8")
 
-	for _, title := range []string{"== 1. Open", "== 2. Load", "== 3. Lifetime rotation", "== 4. sqlpool.DBStat", "== 5. Leak detection", "== 6. Pre-ping: skipped"} {
+	for _, title := range []string{"== 1. Open", "== 2. Load", "== 3. Lifetime rotation", "== 4. sqlpool.DBStat", "== 5. Leak detection", "== 6. Pre-ping: skipped", "== 7. Sizing"} {
 		if !strings.Contains(report, title) {
 			t.Errorf("the report has no section %q", title)
 		}
@@ -175,9 +175,41 @@ func TestDemoOnSQLiteServesTheLoadWithFourConnectionsAndNoErrors(t *testing.T) {
 	}
 
 	checkLeakSection(t, report)
+	checkSizingSection(t, report)
 
 	// Every DB is closed: no goroutine of the demo is left running.
 	testdb.WaitFor(t, "the demo's goroutines to end", func() bool { return runtime.NumGoroutine() <= goroutines })
+}
+
+// checkSizingSection checks section 7: the advice calls the pool of
+// sizingMaxConns undersized and recommends more connections, and the same
+// load runs on the size recommended.
+func checkSizingSection(t *testing.T, report string) {
+	t.Helper()
+	lines := sectionLines(t, report, "7.")
+	text := strings.Join(lines, "\n")
+	advice := slices.Index(lines, "sqlpool.Advise(ctx, db) says:")
+	if advice < 0 || advice+2 >= len(lines) {
+		t.Fatalf("section 7 has no advice:\n%s", text)
+	}
+	if f := strings.Fields(lines[advice+1]); len(f) != 2 || f[0] != "verdict" || f[1] != string(sqlpool.VerdictUndersized) {
+		t.Errorf("section 7: the advice's first line is %q, want the verdict %s:\n%s", lines[advice+1], sqlpool.VerdictUndersized, text)
+	}
+	var rec, now int
+	if _, err := fmt.Sscanf(strings.TrimSpace(lines[advice+2]), "recommended  pool_max_conns=%d (now %d)", &rec, &now); err != nil || now != sizingMaxConns || rec <= sizingMaxConns {
+		t.Errorf("section 7: the advice's second line is %q (%v), want a recommendation above pool_max_conns=%d:\n%s", lines[advice+2], err, sizingMaxConns, text)
+	}
+	if !strings.Contains(text, fmt.Sprintf("set pool_max_conns=%d", rec)) {
+		t.Errorf("section 7: the reason does not end with set pool_max_conns=%d:\n%s", rec, text)
+	}
+	if !strings.Contains(text, fmt.Sprintf("the same load on pool_max_conns=%d (%s)", rec, resizedPool)) {
+		t.Errorf("section 7 does not rerun the load on the %d connections recommended:\n%s", rec, text)
+	}
+	for _, name := range []string{sqlpool.AlertExhaustion, sqlpool.AlertUtilization} {
+		if !strings.Contains(text, "alert firing: "+name+": ") {
+			t.Errorf("section 7 does not print the %s alert firing:\n%s", name, text)
+		}
+	}
 }
 
 func TestDemoOnPostgresPrePingReplacesKilledConnectionsWithoutFailedQueries(t *testing.T) {
@@ -185,7 +217,7 @@ func TestDemoOnPostgresPrePingReplacesKilledConnectionsWithoutFailedQueries(t *t
 	for _, driverName := range []string{"postgres", "pgx"} {
 		t.Run(driverName, func(t *testing.T) {
 			dsn := driverName + ":" + testdb.WithParams(u, "pool_max_conns", "4", "pool_max_conn_lifetime", "500ms")
-			report := runDemo(t, "--dsn", dsn, "--duration", "1s", "--workers", "8")
+			report := runDemo(t, "--dsn", dsn, "--duration", "1s", "--workers", "8", "--sizing=false")
 
 			load := sectionLines(t, report, "2.")
 			if got := row(t, load, "sqlpool"); len(got) != 6 || got[1] != 0 {
@@ -426,7 +458,7 @@ func TestDemoWithOTelExportsTracesAndMetrics(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "")
 
-	report := runDemo(t, "--otel", "--duration", "300ms", "--workers", "2")
+	report := runDemo(t, "--otel", "--duration", "300ms", "--workers", "2", "--sizing=false")
 
 	if want := "OpenTelemetry: exporting to " + srv.URL + "\n"; !strings.Contains(report, want) {
 		t.Errorf("the report's header has no line %q", want)
@@ -447,7 +479,7 @@ func TestDemoWithOTelExportsTracesAndMetrics(t *testing.T) {
 func TestDemoOTelSucceedsAgainstACollectorOfTracesOnly(t *testing.T) {
 	c := otlptest.StartTracesOnly(t)
 	c.Env(t)
-	report := runDemo(t, "--otel", "--duration", "300ms", "--workers", "8")
+	report := runDemo(t, "--otel", "--duration", "300ms", "--workers", "8", "--sizing=false")
 	if !strings.Contains(report, "OpenTelemetry: metrics not exported") || !strings.Contains(report, "OTEL_METRICS_EXPORTER=none") {
 		t.Errorf("the report does not say the metrics were not exported")
 	}
