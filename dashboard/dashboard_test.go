@@ -792,34 +792,40 @@ func TestJSONSizingAndAlertsCarryTheAdviceAndEachAlertAsTheyStand(t *testing.T) 
 
 func TestPageShowsTheVerdictTheAlertsFiringAndWhereTheyFiredOnTheChart(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	h := handler{snapshots: func() []sqlpool.Snapshot { return []sqlpool.Snapshot{advisedSnapshot(now)} }, now: func() time.Time { return now }}
+	quiet := sqlpool.Snapshot{Stat: sqlpool.Stat{Name: "quiet", Stat: pool.Stat{MaxSize: 2}}, TakenAt: now, Advice: sqlpool.Advice{Verdict: sqlpool.VerdictNotEnoughData}}
+	h := handler{snapshots: func() []sqlpool.Snapshot { return []sqlpool.Snapshot{advisedSnapshot(now), quiet} }, now: func() time.Time { return now }}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	page := rec.Body.String()
 
 	for _, want := range []string{
+		// The overview: how many alerts fire, and what the advice says.
+		`<td class="n" title="firing: utilization exhaustion"><b class="nz">2</b></td><td>undersized → max 12</td></tr>`,
+		`<td class="n">0</td><td><span class="none">not enough data</span></td></tr>`,
 		`<p class="sizing" data-verdict="undersized"><span class="badge bad">undersized</span>120.0 acquires/s held 50ms on average keep 6.0 connections busy (p99 7.5), more than pool_max_conns=4; 62% of acquires waited (p99 1.5s), 7 timed out: set pool_max_conns=12 &lt;now&gt;<span class="win">sizing advice, last 1m30s</span></p>`,
 		`<p class="sizing warning">6 pools × pool_max_conns=4 could open 24 connections, more than the 20 the server allows this user</p>`,
 		`<p class="alert" data-alert="utilization"><span class="badge bad">utilization</span>95% of pool_max_conns=4 in use on average over the last 1m (pool_alert_utilization=0.8)<span class="when">firing for 20s</span></p>`,
 		`<p class="alert" data-alert="exhaustion"><span class="badge bad">exhaustion</span>acquires waited with all 4 connections in use in 30 of the last 60 samples (1m)<span class="when">firing for 1h00m</span></p>`,
 		`<span class="badge bad">2 alerts firing</span>`,
-		`<title>sqlpool: 4/4 in use, 3 waiting, 2 alerts firing</title>`,
+		`<title>sqlpool: 4/6 in use, 3 waiting, 2 alerts firing</title>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
 	}
+	advised := regexp.MustCompile(`(?s)<section class="pool" id="[^"]+" data-pool="advised">.*?</section>`).FindString(page)
 	for _, unwanted := range []string{`data-alert="wait"`, `data-alert="acquire_timeouts"`, `<span class="badge ok">`} {
-		if strings.Contains(page, unwanted) {
+		if strings.Contains(advised, unwanted) {
 			t.Errorf("the page has %q: only the alerts firing show, and a pool with alerts firing is not ok", unwanted)
 		}
 	}
 
 	// The chart marks the two that fired within its minute, where they
 	// fired; not the exhaustion of an hour ago, nor the clearing.
-	marks := regexp.MustCompile(`<g class="alert-mark" data-alerts="([^"]+)"><title>[^<]*</title><line x1="([0-9.]+)"`).FindAllStringSubmatch(page, -1)
+	chart := regexp.MustCompile(`(?s)<svg class="chart".*?</svg>`).FindString(advised)
+	marks := regexp.MustCompile(`<g class="alert-mark" data-alerts="([^"]+)"><title>[^<]*</title><line x1="([0-9.]+)"`).FindAllStringSubmatch(chart, -1)
 	if len(marks) != 2 {
-		t.Fatalf("chart marks: got %d, want 2 (wait at −40s, utilization at −20s):\n%s", len(marks), regexp.MustCompile(`(?s)<svg class="chart".*?</svg>`).FindString(page))
+		t.Fatalf("chart marks: got %d, want 2 (wait at −40s, utilization at −20s):\n%s", len(marks), chart)
 	}
 	// The window is the history's 59s: −40s is at 19/59 of the width, −20s at 39/59.
 	for i, w := range []struct {
