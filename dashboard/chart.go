@@ -157,9 +157,9 @@ func niceCeil(v float64) float64 {
 
 // alertMarks draws a line across the panels, down to bottom, where each
 // alert of events fired within the chart's window (up to now), named at
-// its top; x places a time. Alerts that fire together share the line,
-// their names one under the other. Clearings are not drawn: the badge says
-// whether an alert still fires.
+// its top; x places a time. Alerts that fire together share the line; a
+// name that would run into another goes a row lower. Clearings are not
+// drawn: the badge says whether an alert still fires.
 func alertMarks(b *strings.Builder, events []sqlpool.Alert, now time.Time, window time.Duration, x func(time.Time) float64, bottom float64) {
 	type mark struct {
 		x     float64
@@ -181,18 +181,34 @@ func alertMarks(b *strings.Builder, events []sqlpool.Alert, now time.Time, windo
 		}
 		marks = append(marks, mark{px, []string{ev.Name}, []string{title}})
 	}
+	// The names' rows, within the first panel: where each row's last name
+	// ends, left to right.
+	const rows, rowH, charW = 4, markRowH, 5.4 // rows × rowH within panelH; charW: 9px bold, about
+	var ends [rows]float64
+	for i := range ends {
+		ends[i] = math.Inf(-1)
+	}
 	for _, m := range marks {
-		// Names go left of a line near the right edge, where they would not fit.
-		tx, anchor := m.x+3, "start"
-		if m.x > chartW-90 {
-			tx, anchor = m.x-3, "end"
-		}
 		fmt.Fprintf(b, `<g class="alert-mark" data-alerts="%s"><title>%s</title>`, esc(strings.Join(m.names, " ")), esc(strings.Join(m.title, "\n")))
 		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="1.25"/>`, m.x, m.x, chartTop, bottom, colorAlert)
 		fmt.Fprintf(b, `<path d="M%.1f %.1fl-4 -6h8z" fill="%s"/>`, m.x, chartTop, colorAlert)
-		for i, name := range m.names {
-			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="ca" text-anchor="%s">%s</text>`, tx, chartTop+10+float64(i)*10, anchor, esc(name))
+		for _, name := range m.names {
+			w := float64(len(name)) * charW
+			// Right of the line, or left of it near the chart's right edge.
+			lo, anchor, tx := m.x+3, "start", m.x+3
+			if lo+w > chartW {
+				lo, anchor, tx = m.x-3-w, "end", m.x-3
+			}
+			row := 0
+			for row < rows-1 && ends[row] > lo {
+				row++
+			}
+			ends[row] = max(ends[row], lo+w+4)
+			fmt.Fprintf(b, `<text x="%.1f" y="%.1f" class="ca" text-anchor="%s">%s</text>`, tx, chartTop+9+float64(row)*rowH, anchor, esc(name))
 		}
 		b.WriteString(`</g>`)
 	}
 }
+
+// markRowH is the height of a row of alert names on the chart.
+const markRowH = 10.0

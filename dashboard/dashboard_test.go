@@ -838,3 +838,31 @@ func TestPageShowsTheVerdictTheAlertsFiringAndWhereTheyFiredOnTheChart(t *testin
 		}
 	}
 }
+
+func TestChartNamesAlertsThatFireCloseTogetherOnRowsOfTheirOwn(t *testing.T) {
+	now := time.Now()
+	s := sqlpool.Snapshot{Stat: sqlpool.Stat{Name: "close", Stat: pool.Stat{MaxSize: 4}}}
+	for i := range 60 {
+		s.History = append(s.History, sqlpool.Sample{At: now.Add(time.Duration(i-59) * time.Second), InUse: 4, MaxConns: 4})
+	}
+	s.AlertEvents = []sqlpool.Alert{
+		{Name: sqlpool.AlertExhaustion, Firing: true, Since: now.Add(-30 * time.Second)},
+		{Name: sqlpool.AlertAcquireTimeouts, Firing: true, Since: now.Add(-29 * time.Second)}, // 13 units right: its name would run into the one before
+		{Name: sqlpool.AlertWait, Firing: true, Since: now.Add(-29 * time.Second)},            // the same line as the one before
+		{Name: sqlpool.AlertUtilization, Firing: true, Since: now.Add(time.Second)},           // after now: not in the chart
+	}
+	svg := string(newChart(&s, now).SVG)
+	if got := strings.Count(svg, `<g class="alert-mark"`); got != 2 {
+		t.Fatalf("marks: got %d, want 2 (one line shared by two alerts):\n%s", got, svg)
+	}
+	if !strings.Contains(svg, `data-alerts="acquire_timeouts wait"`) {
+		t.Errorf("the alerts that fired at one time do not share their line:\n%s", svg)
+	}
+	ys := map[string]string{}
+	for _, m := range regexp.MustCompile(`<text x="[0-9.]+" y="([0-9.]+)" class="ca" text-anchor="start">([a-z_]+)</text>`).FindAllStringSubmatch(svg, -1) {
+		ys[m[2]] = m[1]
+	}
+	if len(ys) != 3 || ys["exhaustion"] == ys["acquire_timeouts"] || ys["acquire_timeouts"] == ys["wait"] {
+		t.Errorf("names' rows: got %v, want exhaustion, acquire_timeouts and wait each on a row of its own", ys)
+	}
+}
