@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ const chromiumPath = "/usr/bin/chromium"
 // livePool is the pool the demo's --serve section loads and leaks from
 // (cmd/sqlpool/live.go).
 const livePool = "demo-live"
+
+// undersizedPool is the pool of the demo's sizing section, too small for
+// its load, which --serve keeps under it (cmd/sqlpool/sizing.go).
+const undersizedPool = "orders-undersized"
 
 // screenshotPath is where the README's screenshot goes, from this directory.
 const screenshotPath = "../docs/dashboard.png"
@@ -321,6 +326,37 @@ func TestDashboardInHeadlessChromiumShowsTheLoadedPoolAndTheLeaksStack(t *testin
 		t.Errorf("the page's title is %q, want it to count the leak suspect", title)
 	}
 
+	// The undersized pool: the advice's sentence with its verdict, the
+	// alerts that fire, each with its message, and where they fired on
+	// the chart.
+	under := `section.pool[data-pool="` + undersizedPool + `"]`
+	do(t, bctx, "the undersized pool's advice", chromedp.WaitVisible(chromedp.CSS(under+` p.sizing[data-verdict="undersized"]`)))
+	advice := run(t, bctx, "reading the undersized pool's advice", chromedp.Text(chromedp.CSS(under+` p.sizing[data-verdict="undersized"]`)))
+	verdict := run(t, bctx, "reading the advice's verdict", chromedp.Text(chromedp.CSS(under+` p.sizing .badge`)))
+	if !regexp.MustCompile(`more than pool_max_conns=4; .* set pool_max_conns=([5-9]|\d\d+)`).MatchString(advice) || !strings.EqualFold(verdict, "undersized") {
+		t.Errorf("the undersized pool's advice reads %q, its badge %q; want the verdict undersized and a pool_max_conns above 4", advice, verdict)
+	}
+	do(t, bctx, "the undersized pool's alerts", chromedp.WaitVisible(chromedp.CSS(under+` p.alert[data-alert="exhaustion"]`)))
+	alert := run(t, bctx, "reading the exhaustion alert", chromedp.Text(chromedp.CSS(under+` p.alert[data-alert="exhaustion"]`)))
+	if !strings.Contains(alert, "acquires waited with all 4 connections in use") {
+		t.Errorf("the exhaustion alert reads %q, want its message", alert)
+	}
+	firing := run(t, bctx, "reading the alerts firing", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('`+under+` p.alert .badge'), b => b.textContent)`))
+	if !slices.Contains(firing, "exhaustion") || !slices.Contains(firing, "utilization") {
+		t.Errorf("the undersized pool's alert badges read %q, want exhaustion and utilization among them", firing)
+	}
+	// The marks are in the chart, inside its box.
+	marks := run(t, bctx, "reading the chart's alert marks", chromedp.Evaluate[[]string](`(() => {
+		const svg = document.querySelector('`+under+` svg.chart'), box = svg.getBoundingClientRect();
+		return Array.from(svg.querySelectorAll('g.alert-mark'), g => {
+			const r = g.querySelector('line').getBoundingClientRect();
+			return g.dataset.alerts + (r.left >= box.left && r.right <= box.right && r.height > 0 ? '' : ' (outside the chart)');
+		});
+	})()`))
+	if !slices.ContainsFunc(marks, func(m string) bool { return strings.Contains(m, "exhaustion") && !strings.Contains(m, "outside") }) {
+		t.Errorf("the undersized pool's chart marks %q, want one where exhaustion fired, inside the chart", marks)
+	}
+
 	// The page's one script runs under its Content-Security-Policy: what is
 	// folded stays folded across a reload.
 	summary := chromedp.CSS(live + ` tr.suspect details.stack > summary`)
@@ -332,12 +368,17 @@ func TestDashboardInHeadlessChromiumShowsTheLoadedPoolAndTheLeaksStack(t *testin
 	do(t, bctx, "unfolding the leak's stack", chromedp.Click(summary), chromedp.WaitVisible(chromedp.CSS(stack)))
 
 	// The screenshot: the page as it opens, reloading itself; preferably
-	// at a moment when operations wait, which is what the page is for.
+	// at a moment when operations wait, an alert fires and the advice says
+	// the pool is short, which is what the page is for.
 	do(t, bctx, "forgetting the folds", chromedp.Evaluate[chromedp.Void](`sessionStorage.clear()`))
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		do(t, bctx, "reopening the dashboard", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(stack)))
-		waiting := run(t, bctx, "reading the waiting gauge", chromedp.Text(chromedp.CSS(live+` [data-gauge="waiting"] .val`)))
-		if waiting != "0" || time.Now().After(deadline) {
+		telling := run(t, bctx, "reading the live pool's gauges, alerts and advice", chromedp.Evaluate[bool](`(() => {
+			const p = document.querySelector('`+live+`');
+			return p.querySelector('[data-gauge="waiting"] .val').textContent !== '0' &&
+				p.querySelector('p.alert') !== null && p.querySelector('p.sizing[data-verdict="undersized"]') !== null;
+		})()`))
+		if telling || time.Now().After(deadline) {
 			break
 		}
 	}
