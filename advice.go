@@ -86,7 +86,10 @@ const (
 	adviceSamples     = 300 // five minutes of samples
 	minAdviceAcquires = 20  // fewer acquires in the window say nothing of a size
 	burstFactor       = 1.5
-	oversizedFactor   = 2
+	// saturatedWaits is the share of acquires queuing that, with every
+	// connection in use, says the pool holds its load back.
+	saturatedWaits  = 0.25
+	oversizedFactor = 2
 )
 
 // Advise returns the sizing advice of the pool under db (see Advice). Like
@@ -139,7 +142,10 @@ func advise(in adviceInput) Advice {
 			a.Warning = fmt.Sprintf("pool_max_conns=%d is more than the %d connections the server allows this user", a.MaxConns, a.ServerLimit)
 		}
 	}
-	served := in.end.AcquireCount - in.start.AcquireCount
+	// Served: the hand-outs that were held, counted by their returns and
+	// the change in what is held, so that a hand-out the pool took back at
+	// once (a session it could not reset) is not counted as load.
+	served := max(in.end.HoldCount-in.start.HoldCount+int64(in.end.InUse-in.start.InUse), 0)
 	a.Timeouts = in.end.TimeoutCount - in.start.TimeoutCount
 	queued := int64(max(in.end.Waiting-in.start.Waiting, 0))
 	offered := served + a.Timeouts + queued
@@ -168,6 +174,10 @@ func advise(in adviceInput) Advice {
 	}
 	slices.Sort(inUse)
 	p99 := float64(inUse[min(len(inUse)-1, int(math.Ceil(0.99*float64(len(inUse))))-1)])
+	// At its cap with most acquires queuing, a pool shows what it has, not
+	// what the load wants, even when no acquire timed out (workers that
+	// wait as long as it takes).
+	saturated := p99 >= float64(a.MaxConns) && a.WaitedShare >= saturatedWaits
 	if served > 0 && offered > served {
 		// The pool turned load away (it queued or timed out): what was in
 		// use is what it had, not what the load wanted.
@@ -176,6 +186,9 @@ func advise(in adviceInput) Advice {
 	a.BusyP99 = math.Max(p99, a.BusyMean)
 
 	rec := max(int(math.Ceil(a.BusyP99*burstFactor)), a.MinConns, 1)
+	if saturated {
+		rec = max(rec, int(math.Ceil(float64(a.MaxConns)*burstFactor)))
+	}
 	share := 0
 	if a.ServerLimit > 0 {
 		share = max(a.ServerLimit/a.PoolsOnServer, 1)
@@ -185,11 +198,21 @@ func advise(in adviceInput) Advice {
 
 	load := fmt.Sprintf("%.1f acquires/s held %v on average keep %.1f connections busy (p99 %.1f)",
 		a.ArrivalRate, a.HoldMean.Round(100*time.Microsecond), a.BusyMean, a.BusyP99)
-	switch {
-	case float64(a.MaxConns) < a.BusyP99 || a.Timeouts > 0:
+	waited := fmt.Sprintf("%.0f%% of acquires waited (p99 %v)", 100*a.WaitedShare, a.WaitP99.Round(time.Millisecond))
+	if a.Timeouts > 0 {
+		waited += fmt.Sprintf(", %d timed out", a.Timeouts)
+	}
+	switch over := a.BusyP99 > float64(a.MaxConns)+0.05; {
+	case over || a.Timeouts > 0 || saturated:
 		a.Verdict = VerdictUndersized
-		a.Reason = fmt.Sprintf("%s, more than pool_max_conns=%d; %.0f%% of acquires waited (p99 %v), %d timed out: set pool_max_conns=%d",
-			load, a.MaxConns, 100*a.WaitedShare, a.WaitP99.Round(time.Millisecond), a.Timeouts, rec)
+		switch {
+		case over:
+			a.Reason = fmt.Sprintf("%s, more than pool_max_conns=%d; %s: set pool_max_conns=%d", load, a.MaxConns, waited, rec)
+		case a.Timeouts > 0:
+			a.Reason = fmt.Sprintf("%s, but at peaks more than pool_max_conns=%d; %s: set pool_max_conns=%d", load, a.MaxConns, waited, rec)
+		default:
+			a.Reason = fmt.Sprintf("%s, at the cap of pool_max_conns=%d; %s, so the load wants more than it could show: set pool_max_conns=%d and read the advice again", load, a.MaxConns, waited, rec)
+		}
 		if share > 0 && rec == share && float64(share) < a.BusyP99 {
 			a.Reason += fmt.Sprintf(", this pool's share of the server's %d, and make the queries shorter or the server's limit higher", a.ServerLimit)
 		}
@@ -198,7 +221,7 @@ func advise(in adviceInput) Advice {
 		a.Reason = fmt.Sprintf("%s, less than half of pool_max_conns=%d: pool_max_conns=%d would do", load, a.MaxConns, rec)
 	default:
 		a.Verdict = VerdictRight
-		a.Reason = fmt.Sprintf("%s, within pool_max_conns=%d with room for bursts (%.0f%% of acquires waited)", load, a.MaxConns, 100*a.WaitedShare)
+		a.Reason = fmt.Sprintf("%s, within pool_max_conns=%d with room for bursts; %s", load, a.MaxConns, waited)
 	}
 	return a
 }

@@ -80,6 +80,30 @@ func TestAdviceIsLittlesLaw(t *testing.T) {
 	}
 }
 
+func TestAdviceSeesAPoolAtItsCapUnderWorkersThatWait(t *testing.T) {
+	// Closed-loop workers queue as long as it takes: nothing times out and
+	// the queue does not grow, but every connection is always in use and
+	// most acquires wait. The pool shows what it has, not what the load
+	// wants: undersized, and at least half as many again.
+	in := steadyLoad(100, 80*time.Millisecond, 8, 60) // 8 busy: exactly the cap
+	for i := range in.samples {
+		in.samples[i].InUse = 8
+	}
+	in.end.WaitCount = in.end.AcquireCount * 3 / 4
+	a := advise(in)
+	if a.Verdict != VerdictUndersized || a.RecommendedMaxConns < 12 {
+		t.Errorf("verdict %q, recommended %d; want undersized, at least 12 (%s)", a.Verdict, a.RecommendedMaxConns, a.Reason)
+	}
+	if !strings.Contains(a.Reason, "at the cap of pool_max_conns=8") {
+		t.Errorf("reason %q does not say the pool was at its cap", a.Reason)
+	}
+	// The same pool with few waits is right.
+	in.end.WaitCount = in.end.AcquireCount / 10
+	if a := advise(in); a.Verdict != VerdictRight {
+		t.Errorf("10%% waited: verdict %q, want right (%s)", a.Verdict, a.Reason)
+	}
+}
+
 func TestAdviceNeedsData(t *testing.T) {
 	in := steadyLoad(1, 10*time.Millisecond, 10, 10) // 10 acquires in 10s
 	if a := advise(in); a.Verdict != VerdictNotEnoughData || a.RecommendedMaxConns != 0 {

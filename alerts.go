@@ -125,7 +125,7 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 		dialErrs += s.DialErrors
 	}
 	maxConns := w.samples[n-1].MaxConns
-	win := w.window.String()
+	win := formatDuration(w.window)
 
 	if t := cfg.alertUtilization; t > 0 {
 		u := used / float64(n)
@@ -142,12 +142,12 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 	r[aExhaustion] = alertRule{on: true, known: true, value: share, fire: exhausted > 0, clear: exhausted == 0,
 		message: fmt.Sprintf("acquires waited with all %d connections in use in %d of the last %d samples (%s)", maxConns, exhausted, n, win)}
 	r[aTimeouts] = alertRule{on: true, known: true, value: float64(timeouts), fire: timeouts > 0, clear: timeouts == 0,
-		message: fmt.Sprintf("%d acquires timed out at pool_acquire_timeout=%v in the last %s", timeouts, cfg.acquireTimeout, win)}
+		message: fmt.Sprintf("%s timed out at pool_acquire_timeout=%s in the last %s", count(timeouts, "acquire"), formatDuration(cfg.acquireTimeout), win)}
 	failed := 0.0
 	if dials+dialErrs > 0 {
 		failed = float64(dialErrs) / float64(dials+dialErrs)
 	}
-	msg := fmt.Sprintf("%d of %d dials failed in the last %s", dialErrs, dials+dialErrs, win)
+	msg := fmt.Sprintf("%d of %s failed in the last %s", dialErrs, count(dials+dialErrs, "dial"), win)
 	if w.lastErr != "" && dialErrs > 0 {
 		msg += ": " + w.lastErr
 	}
@@ -256,4 +256,12 @@ func (ps *poolState) alertGauges() (names []string, firing []int64) {
 		}
 	}
 	return names, firing
+}
+
+// count writes n things: "1 acquire", "3 acquires".
+func count(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -374,7 +374,7 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T]) (*Resource[T], bool, e
 		// to the next waiter and is not lost.
 		r, ok := <-w.ch
 		if r != nil {
-			r.Release()
+			p.putBack(r, false) // nobody held it: no hold to count
 		}
 		w.err = nil
 		reusable = ok
@@ -547,7 +547,11 @@ func (p *Pool[T]) failFastLocked(now time.Time) error {
 	return nil
 }
 
-func (p *Pool[T]) release(r *Resource[T]) {
+func (p *Pool[T]) release(r *Resource[T]) { p.putBack(r, true) }
+
+// putBack gives back r, acquired; held says a holder had it, whose hold
+// Stat counts.
+func (p *Pool[T]) putBack(r *Resource[T], held bool) {
 	now := nowFunc()
 	p.mu.Lock()
 	if r.state != stateAcquired {
@@ -555,7 +559,9 @@ func (p *Pool[T]) release(r *Resource[T]) {
 		panic("pool: Release of a resource that is not acquired")
 	}
 	r.releasedAt = now
-	p.noteHoldLocked(r, now)
+	if held {
+		p.noteHoldLocked(r, now)
+	}
 	// A release vouches for the resource, unless SuspectIdle was called while
 	// it was in use: then it stays suspect until checked.
 	if !r.verifiedAt.Before(p.suspectAt) {
@@ -592,7 +598,9 @@ func (p *Pool[T]) destroyAcquired(r *Resource[T], reason DestroyReason) {
 	if p.closed {
 		reason = ReasonClosed
 	}
-	if r.state == stateAcquired {
+	// Retired is not a holder's doing: a session that could not be reset
+	// at the hand-out, or a pinned connection given up with its holder.
+	if r.state == stateAcquired && reason != ReasonRetired {
 		p.noteHoldLocked(r, nowFunc())
 	}
 	p.markDestroyedLocked(r, reason)

@@ -25,7 +25,7 @@ type Stat struct {
 	CreateDuration      time.Duration // total time of successful Constructor calls
 
 	// HoldCount and HoldDuration count the resources given back by Release
-	// or destroyed by their holder, and how long they had been held in all
+	// or destroyed by Destroy (not Retire), and how long they had been held in all
 	// (from the hand-out, including any check): HoldDuration / HoldCount is
 	// the mean hold time, W in Little's law.
 	HoldCount    int64
