@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"math"
 	"slices"
@@ -65,7 +64,8 @@ type Advice struct {
 	// superuser_reserved_connections (for a role that is not a superuser),
 	// or the role's CONNECTION LIMIT if lower; MySQL's and MariaDB's
 	// max_connections, or max_user_connections if set and lower. 0 while
-	// unknown (before the first dial; other databases).
+	// unknown: read once per pool, on an idle connection, at the first
+	// Advise or Snapshot that finds one idle; other databases.
 	ServerLimit int
 	// PoolsOnServer counts the pools of this process on the same server,
 	// database and user, this one included.
@@ -100,11 +100,29 @@ func Advise(ctx context.Context, db *sql.DB) (Advice, error) {
 	if err != nil {
 		return Advice{}, err
 	}
+	ps.readServerLimit(ctx)
 	return ps.advise(time.Now()), nil
 }
 
 // Advise returns the sizing advice of the connector's pool (see Advice).
-func (c *Connector) Advise() Advice { return c.ps.advise(time.Now()) }
+func (c *Connector) Advise() Advice {
+	c.ps.readServerLimitBounded()
+	return c.ps.advise(time.Now())
+}
+
+// readServerLimitBounded is readServerLimit within pool_ping_timeout, for
+// callers without a context (Connector.Advise, Snapshot).
+func (ps *poolState) readServerLimitBounded() {
+	if ps.limitState.Load() != limitUnread {
+		return
+	}
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if d := ps.cfg.pingTimeout; d > 0 {
+		ctx, cancel = context.WithTimeout(ctx, d)
+	}
+	defer cancel()
+	ps.readServerLimit(ctx)
+}
 
 // adviceInput is what advise reads: the window's samples, the Stat at its
 // start and now, and what the server allows.
@@ -248,23 +266,44 @@ FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = cu
 	return ""
 }
 
-// readServerLimit reads, once per pool, how many connections the server
-// accepts from its user (Advice.ServerLimit), on the new connection ic.
-// A failure leaves it unknown: the advice is then bounded by nothing.
-func (ps *poolState) readServerLimit(ctx context.Context, ic driver.Conn) {
+// The states of poolState.limitState.
+const (
+	limitUnread = iota
+	limitReading
+	limitRead
+)
+
+// readServerLimit reads how many connections the server accepts from the
+// pool's user (Advice.ServerLimit), once per pool, when someone first asks
+// for the advice (Advise, a Snapshot): never at a dial, where the query
+// would be one the application did not send, in the order its server sees
+// (the drivers' own suites, run through sqlpool, check that order). It runs
+// on an idle connection only, taken without counting (pool.TryAcquireIdle),
+// so the pool's numbers and waiters see nothing of it; with none idle it
+// is left for the next ask. ctx bounds the query.
+func (ps *poolState) readServerLimit(ctx context.Context) {
 	q := serverLimitQuery(ps.kind)
-	if q == "" {
+	if q == "" || ps.scoped || !ps.limitState.CompareAndSwap(limitUnread, limitReading) {
 		return
 	}
-	ps.serverLimitOnce.Do(func() {
-		v, err := queryValue(ctx, ic, q)
-		if err != nil {
-			return
-		}
-		if n, err := strconv.Atoi(v); err == nil && n > 0 {
-			ps.serverLimit.Store(int64(n))
-		}
-	})
+	state := int32(limitUnread)
+	defer func() { ps.limitState.Store(state) }()
+	res := ps.pool.TryAcquireIdle()
+	if res == nil {
+		return
+	}
+	v, err := queryValue(ctx, res.Value().inner, q)
+	if err != nil {
+		// Whatever failed, the connection is not trusted with the next
+		// operation: a new one replaces it.
+		res.Retire()
+		return
+	}
+	res.Release()
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		ps.serverLimit.Store(int64(n))
+	}
+	state = limitRead
 }
 
 // onServer counts the open pools on ps's server and database, ps included.

@@ -150,7 +150,6 @@ func (ps *poolState) dial(ctx context.Context) (*pconn, error) {
 			return nil, redact.Error(err, ps.secrets)
 		}
 	}
-	ps.readServerLimit(ctx, ic)
 	pc := newPconn(ic, ps)
 	pc.sqlPrepared = ps.initPrepares
 	if n := ps.stmtCacheSize(ctx, ic); n > 0 {

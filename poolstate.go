@@ -44,11 +44,12 @@ type poolState struct {
 	stmtLimitOnce sync.Once
 	resetCount    atomic.Int64
 	// Advice.ServerLimit: how many connections the server accepts from
-	// the pool's user, read at the first dial (advice.go); 0 while unknown.
-	serverLimit     atomic.Int64
-	serverLimitOnce sync.Once
-	alerts          alerts          // the pool's alerts (alerts.go)
-	evict           map[string]bool // pool_evict_codes (failover.go)
+	// the pool's user (advice.go); 0 while unknown. limitState is
+	// limitUnread, limitReading or limitRead.
+	serverLimit atomic.Int64
+	limitState  atomic.Int32
+	alerts      alerts          // the pool's alerts (alerts.go)
+	evict       map[string]bool // pool_evict_codes (failover.go)
 
 	key      string // registry key; "" for a pool of one connector's own
 	identity string // driver name and DSN of a shared pool, which every sharer must have

@@ -170,7 +170,9 @@ func (c ConnInfo) HeldFor(now time.Time) time.Duration {
 // still open, whether opened through sql.Open, NewConnector or Wrap, ordered
 // by name. It does not block on the pools' connections: each pool's lock is
 // taken once, as long as copying its connections' times takes; the stacks of
-// connections in use are symbolized after.
+// connections in use are symbolized after. Once per pool, on PostgreSQL and
+// MySQL, it reads the server's connection limit for the advice on an idle
+// connection, if one is idle, bounded by pool_ping_timeout.
 func Snapshots() []Snapshot {
 	states := pools.list()
 	out := make([]Snapshot, 0, len(states))
@@ -240,6 +242,7 @@ func (ps *poolState) snapshot() Snapshot {
 	}
 	slices.SortFunc(s.Conns, compareConns)
 	s.History = ps.hist.appendTo(nil)
+	ps.readServerLimitBounded()
 	s.Advice = ps.advise(s.TakenAt)
 	s.Alerts, s.AlertEvents = ps.alerts.list(&ps.cfg, ps.name)
 	return s

@@ -81,3 +81,31 @@ func TestStatCountsHoldTimes(t *testing.T) {
 		t.Errorf("the longest hold is %v by the histogram, want 30ms to 45ms", got)
 	}
 }
+
+func TestTryAcquireIdleIsNotCounted(t *testing.T) {
+	clock := useFakeClock(t)
+	p := newTestPool(t, &factory{}, Config[*fakeRes]{MaxSize: 1})
+	if r := p.TryAcquireIdle(); r != nil {
+		t.Fatal("TryAcquireIdle of an empty pool returned a resource; want nil, and nothing made")
+	}
+	r, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	before := p.Stat()
+	q := p.TryAcquireIdle()
+	if q == nil {
+		t.Fatal("TryAcquireIdle with one idle: got nil")
+	}
+	if p.TryAcquireIdle() != nil {
+		t.Fatal("TryAcquireIdle took the resource twice")
+	}
+	clock.Advance(time.Second)
+	q.Release()
+	after := p.Stat()
+	if after.AcquireCount != before.AcquireCount || after.HoldCount != before.HoldCount || after.Idle != 1 {
+		t.Errorf("after a quiet acquire: acquires %d→%d, holds %d→%d, idle %d; want unchanged, 1 idle",
+			before.AcquireCount, after.AcquireCount, before.HoldCount, after.HoldCount, after.Idle)
+	}
+}

@@ -67,6 +67,7 @@ type Resource[T any] struct {
 	verifiedAt time.Time // last time it was known to work: creation, release, check
 	acquiredAt time.Time
 	uses       int64
+	quiet      bool              // taken by TryAcquireIdle: not counted in Stat
 	link       link[Resource[T]] // in Pool.idle while idle
 	allIdx     int               // position in Pool.all; -1 once out of it
 }
@@ -293,6 +294,29 @@ func (p *Pool[T]) AcquirePreferred(ctx context.Context, prefer *Resource[T]) (*R
 		}
 		return r, nil
 	}
+}
+
+// TryAcquireIdle takes an idle resource at once, or returns nil if none is
+// idle (or the pool is closed). It waits for nothing and makes nothing, the
+// resource is not checked first, and neither its hand-out nor its hold is
+// counted in Stat, nor does it count as use for MaxIdleTime: it is for a
+// look the pool's users should not see in its numbers, such as a
+// monitoring query. Give it back with Release, Retire or Destroy.
+func (p *Pool[T]) TryAcquireIdle() *Resource[T] {
+	now := nowFunc()
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	r, expired := p.takeIdleLocked(nil, now)
+	if r != nil {
+		r.quiet = true
+		r.acquiredAt = now
+	}
+	p.mu.Unlock()
+	p.destroyAll(expired)
+	return r
 }
 
 // countCheckedLocked counts the Acquire of r, which just passed its check,
@@ -558,9 +582,13 @@ func (p *Pool[T]) putBack(r *Resource[T], held bool) {
 		p.mu.Unlock()
 		panic("pool: Release of a resource that is not acquired")
 	}
-	r.releasedAt = now
-	if held {
-		p.noteHoldLocked(r, now)
+	if r.quiet {
+		r.quiet = false
+	} else {
+		r.releasedAt = now
+		if held {
+			p.noteHoldLocked(r, now)
+		}
 	}
 	// A release vouches for the resource, unless SuspectIdle was called while
 	// it was in use: then it stays suspect until checked.
@@ -600,7 +628,7 @@ func (p *Pool[T]) destroyAcquired(r *Resource[T], reason DestroyReason) {
 	}
 	// Retired is not a holder's doing: a session that could not be reset
 	// at the hand-out, or a pinned connection given up with its holder.
-	if r.state == stateAcquired && reason != ReasonRetired {
+	if r.state == stateAcquired && reason != ReasonRetired && !r.quiet {
 		p.noteHoldLocked(r, nowFunc())
 	}
 	p.markDestroyedLocked(r, reason)
