@@ -76,6 +76,10 @@ type alertState struct {
 	message string
 }
 
+// dialErrorShare is the share of failed dials that fires the dial_errors
+// alert (two failures at least); it clears below half that.
+const dialErrorShare = 0.5
+
 // maxAlertEvents bounds the changes a pool keeps for its Snapshot.
 const maxAlertEvents = 64
 
@@ -151,8 +155,8 @@ func rules(cfg *config, w alertWindow) [numAlerts]alertRule {
 	if w.lastErr != "" && dialErrs > 0 {
 		msg += ": " + w.lastErr
 	}
-	r[aDialErrors] = alertRule{on: true, known: true, value: failed, threshold: 0.5,
-		fire: dialErrs >= 2 && failed >= 0.5, clear: failed < 0.25, message: msg}
+	r[aDialErrors] = alertRule{on: true, known: true, value: failed, threshold: dialErrorShare,
+		fire: dialErrs >= 2 && failed >= dialErrorShare, clear: failed < dialErrorShare/2, message: msg}
 	return r
 }
 
@@ -193,7 +197,7 @@ func (a *alerts) list(cfg *config, pool string) (now []Alert, events []Alert) {
 	if cfg.alertWindow == 0 {
 		return nil, nil
 	}
-	thresholds := [numAlerts]float64{cfg.alertUtilization, cfg.alertWait.Seconds(), 0, 0, 0.5}
+	thresholds := [numAlerts]float64{cfg.alertUtilization, cfg.alertWait.Seconds(), 0, 0, dialErrorShare}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i, st := range a.state {

@@ -1,40 +1,20 @@
 package sqlpool_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sqlpool/sqlpool"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// syncBuffer is a bytes.Buffer safe for the sampler's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestExhaustionAlertIsLoggedHookedAndAGauge(t *testing.T) {
 	rig := newOtelRig(t)
-	var logs syncBuffer
+	var logs leakLog // a log buffer safe for the sampler's goroutine
 	fired := make(chan sqlpool.Alert, 16)
 	db := rig.open(t, "sqlite3:file:"+filepath.Join(t.TempDir(), "a.db")+"?pool_max_conns=1",
 		sqlpool.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))),
