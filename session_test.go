@@ -438,6 +438,12 @@ func TestSessionInitSQLRunsOnEveryNewSessionAndAgainAfterAReset(t *testing.T) {
 					sessionExec(t, c, "SET statement_timeout = '1'")
 					c.Close() // closed by database/sql: the session is reset before the next
 				}
+				// The last Close resets the idle session in the background:
+				// its count and its WithAfterConnect call land one after the
+				// other, so wait for them to agree before reading them.
+				testdb.WaitFor(t, "the last reset's setup to run", func() bool {
+					return calls.Load() == 1+ctr.Stat().Resets
+				})
 				s := ctr.Stat()
 				if s.CreatedCount != 1 || s.Resets < 2 || calls.Load() != 1+s.Resets {
 					t.Errorf("got %d connections, %d resets and %d WithAfterConnect calls; want 1, at least 2, and one per dial and reset", s.CreatedCount, s.Resets, calls.Load())
